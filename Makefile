@@ -1,0 +1,28 @@
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+
+.PHONY: setup demo test test-slow clean
+
+$(VENV_STAMP): pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(VENV_STAMP)
+
+setup: $(VENV_STAMP)
+
+## Set up, then fit the built-in example (a walking quadruped) and write runs/demo.
+demo: $(VENV_STAMP)
+	$(PY) -m catlas example runs/example --force
+	$(PY) -m catlas fit runs/example --out runs/demo --preset demo --overwrite
+
+## Set up, then run the test suite (fast tests; see test-slow for the rest).
+test: $(VENV_STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(VENV_STAMP)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from catlas.cli import main
+
+sys.exit(main())

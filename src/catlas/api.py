@@ -1,0 +1,119 @@
+"""The main job as a function: ``fit(input, out)`` -> a :class:`~catlas.run.Run`."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from catlas.config import FitConfig, make_config
+from catlas.data import Sequence, load_sequence
+from catlas.errors import CatlasError
+from catlas.fileio import atomic_write_text
+from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
+from catlas.train.checkpoint import has_checkpoint, load_checkpoint
+from catlas.train.loop import new_state, train
+
+__all__ = ["fit", "load_run"]
+
+
+def fit(
+    input: str | Path | None,
+    out: str | Path,
+    *,
+    config: FitConfig | None = None,
+    preset: str = "paper",
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Run:
+    """Fit one atlas to a sequence and write everything to the run folder ``out``.
+
+    input: a folder of per-frame files or one (K, N, 3) .npy/.npz (not needed with ``resume``).
+    config: a full :class:`FitConfig`; otherwise ``preset`` plus nested ``overrides``.
+    resume: continue the run in ``out`` exactly where its last checkpoint stopped
+        (``overrides`` may only change ``train.iterations``, to extend a run).
+    overwrite: replace an existing run folder (only one that holds a catlas run, or is empty).
+    """
+    out = Path(out)
+    t_wall = time.perf_counter()
+    if resume:
+        cfg, seq, state = _prepare_resume(out, overrides)
+    else:
+        if input is None:
+            raise CatlasError("no input given (a folder of frames or a .npy/.npz file)")
+        cfg = config if config is not None else make_config(preset, overrides)
+        _claim_run_dir(out, overwrite)
+        seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
+        device = resolve_device(cfg.device)
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / CONFIG)
+        seq.save_npz(out / SEQUENCE)
+        state = new_state(cfg, device)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    device = next(state.model.parameters()).device
+    points = torch.as_tensor(seq.points, dtype=torch.float32, device=device)
+    areas = None if seq.areas is None else torch.as_tensor(seq.areas, dtype=torch.float32, device=device)
+    if cfg.loss.method == "dsr" and areas is None:
+        raise CatlasError(f"{seq.source}: method dsr needs surface areas; give meshes, not point clouds")
+    start_iteration = state.iteration
+    last = train(out, cfg, state, points, areas, progress=progress)
+    run = load_run(out, device=str(device))
+    run.write_meshes()
+    summary = {
+        "method": cfg.loss.method,
+        "iterations": state.iteration,
+        "frames": seq.n_frames,
+        "final_losses": last,
+        "train_seconds": round(state.elapsed, 3),
+        "seconds_per_iteration": round(state.elapsed / max(state.iteration, 1), 5),
+        "session_iterations": state.iteration - start_iteration,
+        "session_wall_seconds": round(time.perf_counter() - t_wall, 3),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return run
+
+
+def _claim_run_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise CatlasError(f"{out}: exists and is not a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise CatlasError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
+    if not (out / CONFIG).exists():
+        raise CatlasError(f"{out}: not a catlas run folder (no {CONFIG}); refusing to delete it")
+    shutil.rmtree(out)
+
+
+def _prepare_resume(out: Path, overrides: dict[str, Any] | None):
+    if not (out / CONFIG).exists():
+        raise CatlasError(f"{out}: nothing to resume (no {CONFIG})")
+    cfg = FitConfig.load(out / CONFIG)
+    overrides = overrides or {}
+    if set(overrides) - {"train"} or set(overrides.get("train", {})) - {"iterations"}:
+        raise CatlasError(f"{out}: only train.iterations can change on resume")
+    if "iterations" in overrides.get("train", {}):
+        cfg.train.iterations = int(overrides["train"]["iterations"])
+        cfg.save(out / CONFIG)
+    seq = Sequence.load_npz(out / SEQUENCE)
+    device = resolve_device(cfg.device)
+    state = new_state(cfg, device)
+    if has_checkpoint(out):
+        state.load_state_dict(load_checkpoint(out, map_location=device))
+    else:
+        warnings.warn(f"{out}: no checkpoint yet; starting from iteration 0")
+    return cfg, seq, state

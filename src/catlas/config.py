@@ -1,0 +1,229 @@
+"""Every setting of a fit, as one dataclass tree with presets and a YAML round trip.
+
+A run folder holds ``config.yaml`` written from :class:`FitConfig`; loading it back gives the
+exact same object, so a run can be repeated or resumed from its folder alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Method = Literal["ours", "atlasnet", "dsr"]
+METHODS: tuple[str, ...] = ("ours", "atlasnet", "dsr")
+
+
+@dataclass
+class DataConfig:
+    """How frames are read and turned into training clouds."""
+
+    points_per_frame: int = 10_000
+    """Points stored per frame (meshes: area-weighted surface samples; clouds: resampled)."""
+    points_per_step: int = 2_500
+    """Points drawn (without replacement) from a frame's stored points at every step (N)."""
+    normalize: bool = True
+    """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
+    min_points: int = 100
+    """Frames with fewer input points are rejected."""
+
+
+@dataclass
+class ModelConfig:
+    """PointNet encoder + P patch MLPs (AtlasNet-style decoder)."""
+
+    code_dim: int = 1024
+    """Latent code size C."""
+    n_patches: int = 10
+    """Number of patches P."""
+    encoder_widths: tuple[int, ...] = (64, 128)
+    """Hidden widths of the per-point MLP before the C-wide layer."""
+    decoder_widths: tuple[int, ...] | None = None
+    """Hidden widths of each patch MLP; None = the paper's (C+2, (C+2)//2, (C+2)//4)."""
+
+    def resolved_decoder_widths(self) -> tuple[int, ...]:
+        if self.decoder_widths is not None:
+            return tuple(self.decoder_widths)
+        c = self.code_dim + 2
+        return (c, c // 2, c // 4)
+
+
+@dataclass
+class LossConfig:
+    """Which losses a method uses and their weights."""
+
+    method: str = "ours"
+    """ours = Chamfer + metric consistency; atlasnet = Chamfer only; dsr = Chamfer + DSR terms."""
+    tau: int = 1
+    """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
+    alpha_mc: float = 0.1
+    """Weight of the metric-consistency loss (ours)."""
+    alpha_dsr: float = 0.001
+    """Global weight of the DSR regularisers."""
+    dsr_e: float = 1.0
+    dsr_g: float = 1.0
+    dsr_skew: float = 1.0
+    dsr_stretch: float = 0.0
+    dsr_total_area: float = 100.0
+    dsr_total_area_mult: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.tau < 1:
+            raise ValueError(f"tau must be >= 1, got {self.tau}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule, batch layout, checkpoints and logging."""
+
+    iterations: int = 200_000
+    lr: float = 1e-3
+    lr_decay_at: tuple[float, ...] = (0.8, 0.9)
+    """Fractions of the run at which the learning rate is divided by 10."""
+    pairs_per_step: int = 2
+    """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
+    uv_samples: int = 2_500
+    """UV samples per frame per step (M), split evenly over the patches."""
+    seed: int = 0
+    checkpoint_every: int = 1_000
+    log_every: int = 10
+    mesh_resolution: int = 16
+    """Vertices per side of each patch's UV grid in the exported meshes."""
+    threads: int = 0
+    """torch intra-op threads; 0 = leave PyTorch's default."""
+
+
+@dataclass
+class FitConfig:
+    """Everything a fit needs; saved as ``config.yaml`` in every run folder."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    device: str = "auto"
+    """cpu, cuda, cuda:N, or auto (cuda when available)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FitConfig":
+        return _from_plain(cls, d, "config")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "config") -> "FitConfig":
+        try:
+            d = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ValueError(f"{source}: not valid YAML ({e})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: expected a mapping of settings")
+        return _from_plain(cls, d, source)
+
+    def save(self, path: str | Path) -> None:
+        from catlas.fileio import atomic_write_text
+
+        atomic_write_text(path, self.to_yaml())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FitConfig":
+        path = Path(path)
+        return cls.from_yaml(path.read_text(), source=str(path))
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "demo": {
+        # A small, fast configuration for the built-in example (a minute or two on 2 cores).
+        "model": {"code_dim": 128, "decoder_widths": [128, 128, 64]},
+        "data": {"points_per_frame": 4000, "points_per_step": 1000},
+        "train": {"iterations": 600, "uv_samples": 1000, "checkpoint_every": 200},
+    },
+    "tiny": {
+        # For tests: seconds, not minutes.
+        "model": {"code_dim": 32, "n_patches": 4, "encoder_widths": [16, 32],
+                  "decoder_widths": [32, 32, 16]},
+        "data": {"points_per_frame": 400, "points_per_step": 200, "min_points": 20},
+        "train": {"iterations": 20, "uv_samples": 200, "checkpoint_every": 10, "log_every": 5},
+    },
+}
+
+
+def make_config(preset: str = "paper", overrides: dict[str, Any] | None = None) -> FitConfig:
+    """A FitConfig from a named preset plus nested overrides, e.g. ``{"loss": {"method": "dsr"}}``."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    d = merge_dicts(FitConfig().to_dict(), PRESETS[preset])
+    d = merge_dicts(d, overrides or {})
+    return FitConfig.from_dict(d)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"train.iterations=500"`` -> ``{"train": {"iterations": 500}}`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise ValueError(f"--set expects SECTION.KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    parts = key.strip().split(".")
+    out: dict[str, Any] = {}
+    cur = out
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def merge_dicts(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge_dicts(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _to_plain(obj: Any) -> Any:
+    if is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    defaults = cls() if _has_defaults(cls) else None
+    kwargs: dict[str, Any] = {}
+    for name, value in d.items():
+        default = getattr(defaults, name, None)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}.{name}: expected a mapping")
+            kwargs[name] = _from_plain(type(default), value, f"{where}.{name}")
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _has_defaults(cls: type) -> bool:
+    return all(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in fields(cls)
+    )

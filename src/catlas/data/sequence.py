@@ -1,0 +1,165 @@
+"""A loaded, normalised sequence of frames and its npz round trip (for the run folder)."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from catlas.config import DataConfig
+from catlas.errors import CatlasError
+from catlas.data.io import Frame, list_frames, read_array_sequence, read_frame
+from catlas.data.sampling import sample_surface, triangle_areas
+
+_ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas")
+
+
+@dataclass
+class Sequence:
+    """K frames of S stored points each, in normalised units: normalised = (input - center) / scale."""
+
+    points: np.ndarray
+    """(K, S, 3) float32, normalised; S = points_per_frame."""
+    names: list[str]
+    """Per-frame source: file name, or ``f"{file}[k]"`` for array files."""
+    center: np.ndarray
+    """(3,) float64, input units."""
+    scale: float
+    """Input units per normalised unit."""
+    vertices: np.ndarray | None = None
+    """(K, V, 3) float32 normalised; only if all frames are meshes with the same faces (GT by index)."""
+    faces: np.ndarray | None = None
+    """(F, 3) int64, with ``vertices``."""
+    sample_faces: np.ndarray | None = None
+    """(K, S) int64: face of ``faces`` each stored point was sampled on (with ``vertices`` only)."""
+    sample_bary: np.ndarray | None = None
+    """(K, S, 3) float32 barycentrics of the stored points (with ``vertices`` only)."""
+    areas: np.ndarray | None = None
+    """(K,) float64 surface area per frame in normalised units^2 (mesh input only)."""
+    source: str = ""
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def n_stored(self) -> int:
+        """Points stored per frame (S)."""
+        return int(self.points.shape[1])
+
+    def to_input_units(self, x: np.ndarray) -> np.ndarray:
+        """Normalised (...,3) -> input units (float64)."""
+        return np.asarray(x, dtype=np.float64) * self.scale + self.center
+
+    def to_normalized(self, x: np.ndarray) -> np.ndarray:
+        """Input units (...,3) -> normalised (float64)."""
+        return (np.asarray(x, dtype=np.float64) - self.center) / self.scale
+
+    def save_npz(self, path: str | Path) -> None:
+        """Write every field to ``path`` (.npz, atomically)."""
+        from catlas.fileio import atomic_path
+
+        d = {k: getattr(self, k) for k in _ARRAYS if getattr(self, k) is not None}
+        d.update(names=np.array(self.names, dtype=str), center=self.center,
+                 scale=np.float64(self.scale), source=np.array(self.source, dtype=str))
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **d)
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> "Sequence":
+        """Read a file written by :meth:`save_npz`."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as fh:
+                if fh.read(2) != b"PK":
+                    raise ValueError("not an .npz file")
+            with np.load(path, allow_pickle=False) as z:
+                d = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise CatlasError(f"{path.name}: cannot read sequence file ({e})") from None
+        missing = {"points", "names", "center", "scale"} - set(d)
+        if missing:
+            raise CatlasError(f"{path.name}: not a catlas sequence (missing {', '.join(sorted(missing))})")
+        return cls(points=d["points"], names=[str(n) for n in d["names"]],
+                   center=d["center"].astype(np.float64), scale=float(d["scale"]),
+                   **{k: d.get(k) for k in _ARRAYS[1:]}, source=str(d.get("source", "")))
+
+
+def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -> Sequence:
+    """Load a folder of frames or one .npy/.npz sequence file, normalise, and store S points/frame.
+
+    Meshes: S = ``cfg.points_per_frame`` area-weighted surface samples per frame, each frame sampled
+    independently. Clouds: a random subset of S points without replacement, or, when a frame has
+    fewer than S points, all of them plus extra ones drawn with replacement (so some repeat).
+    Normalisation (cfg.normalize): c = mean of frame 0's points (vertex mean for meshes),
+    s = longest side of frame 0's bounding box, every frame -> (x - c) / s.
+    """
+    path = Path(path)
+    if path.is_dir():
+        frames = [read_frame(p) for p in list_frames(path)]
+    elif path.is_file():
+        frames = read_array_sequence(path)
+    else:
+        raise CatlasError(f"{path}: no such file or folder")
+    _check_frames(frames, cfg)
+
+    if cfg.normalize:
+        p0 = frames[0].points
+        center = p0.mean(axis=0)
+        scale = float((p0.max(axis=0) - p0.min(axis=0)).max())
+        if not scale > 0.0:
+            raise CatlasError(f"{frames[0].name}: all points coincide; cannot normalise (size 0)")
+    else:
+        center, scale = np.zeros(3), 1.0
+    normed = [(f.points - center) / scale for f in frames]
+
+    S = cfg.points_per_frame
+    is_mesh = frames[0].is_mesh
+    seq = Sequence(points=np.empty((len(frames), S, 3), np.float32), names=[f.name for f in frames],
+                   center=np.asarray(center, np.float64), scale=scale, source=str(path))
+    if not is_mesh:
+        for k, p in enumerate(normed):
+            seq.points[k] = _resample_cloud(p, S, rng)
+        return seq
+
+    shared = all(f.faces.shape == frames[0].faces.shape and np.array_equal(f.faces, frames[0].faces)
+                 and len(f.points) == len(frames[0].points) for f in frames)
+    fidx = np.empty((len(frames), S), np.int64)
+    bary = np.empty((len(frames), S, 3), np.float32)
+    areas = np.empty(len(frames), np.float64)
+    for k, (f, v) in enumerate(zip(frames, normed)):
+        areas[k] = triangle_areas(v, f.faces).sum()
+        if not areas[k] > 0.0:
+            raise CatlasError(f"{f.name}: mesh has zero surface area")
+        seq.points[k], fidx[k], bary[k] = sample_surface(v, f.faces, S, rng)
+    seq.areas = areas
+    if shared:
+        seq.vertices = np.stack(normed).astype(np.float32)
+        seq.faces = frames[0].faces.copy()
+        seq.sample_faces, seq.sample_bary = fidx, bary
+    return seq
+
+
+def _check_frames(frames: list[Frame], cfg: DataConfig) -> None:
+    """Point-count and mesh/cloud consistency checks (CatlasError naming the frame)."""
+    for f in frames:
+        if len(f.points) < cfg.min_points:
+            raise CatlasError(f"{f.name}: only {len(f.points)} points, at least "
+                              f"{cfg.min_points} needed (data.min_points)")
+        if f.is_mesh != frames[0].is_mesh:
+            kinds = ("a mesh", "a point cloud")
+            a, b = (kinds if f.is_mesh else kinds[::-1])
+            raise CatlasError(f"{f.name}: is {a} but {frames[0].name} is {b}; "
+                              "all frames must be meshes or all point clouds")
+
+
+def _resample_cloud(p: np.ndarray, S: int, rng: np.random.Generator) -> np.ndarray:
+    """Exactly S rows of ``p`` (N,3): a subset without replacement if N >= S, else all + padding."""
+    n = len(p)
+    if n >= S:
+        idx = rng.choice(n, size=S, replace=False)
+    else:
+        idx = rng.permutation(np.concatenate([np.arange(n), rng.choice(n, size=S - n)]))
+    return p[idx].astype(np.float32)

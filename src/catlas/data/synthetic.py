@@ -1,0 +1,267 @@
+"""The project's built-in examples: deforming surfaces with known correspondences (no downloads).
+
+* :func:`make_walking_creature` - a quadruped (body, 4 two-segment legs, neck, head, tail) walking
+  in place; legs swing about hip and knee joints with linear blend skinning, the tail sways by an
+  isometric arc bend. Separate closed components, shared connectivity, about 1 unit long.
+* :func:`make_bending_sheet` - an open rectangular sheet rolling isometrically into an arc.
+
+Axes as in cat_walk: x right, y up, -z forward. Units are arbitrary ("about 1 = body length").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from catlas.errors import CatlasError
+
+# ---------------------------------------------------------------------------- mesh building
+
+
+def _revolve(z: np.ndarray, r: np.ndarray, n_around: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed surface of revolution about +z: profile (z, r) with r > 0 inside, poles at z[0]
+    and z[-1] (their r ignored). Returns local vertices (V,3) [x, y, z] and outward faces (F,3)."""
+    m = len(z) - 2  # rings
+    th = 2 * np.pi * np.arange(n_around) / n_around
+    rings = np.stack([np.outer(r[1:-1], np.cos(th)), np.outer(r[1:-1], np.sin(th)),
+                      np.repeat(z[1:-1, None], n_around, 1)], axis=-1).reshape(-1, 3)
+    verts = np.concatenate([[[0, 0, z[0]]], rings, [[0, 0, z[-1]]]]).astype(np.float64)
+    top = len(verts) - 1
+    ring = lambda i: 1 + i * n_around + np.arange(n_around)  # noqa: E731
+    faces = []
+    a = ring(0)
+    faces.append(np.stack([np.zeros(n_around, int), np.roll(a, -1), a], 1))
+    for i in range(m - 1):
+        a, b = ring(i), ring(i + 1)
+        a1, b1 = np.roll(a, -1), np.roll(b, -1)
+        faces += [np.stack([a, a1, b1], 1), np.stack([a, b1, b], 1)]
+    a = ring(m - 1)
+    faces.append(np.stack([a, np.roll(a, -1), np.full(n_around, top)], 1))
+    return verts, np.concatenate(faces).astype(np.int64)
+
+
+def _ellipsoid_profile(n_rings: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit sphere profile (z, r) from the south to the north pole."""
+    phi = np.linspace(-np.pi / 2, np.pi / 2, n_rings + 2)
+    return np.sin(phi), np.cos(phi)
+
+
+def _capsule_profile(length: float, radius: float, n_cap: int, n_body: int) -> tuple[np.ndarray, np.ndarray]:
+    """Capsule along z from -radius to length + radius (axis segment [0, length])."""
+    phi = np.linspace(-np.pi / 2, 0, n_cap + 1)
+    z0, r0 = radius * np.sin(phi), radius * np.cos(phi)
+    zb = np.linspace(0, length, n_body + 2)[1:-1]
+    z = np.concatenate([z0, zb, length - z0[::-1]])
+    r = np.concatenate([r0, np.full(len(zb), radius), r0[::-1]])
+    return z, r
+
+
+def _frame(d: np.ndarray) -> np.ndarray:
+    """Rows e1, e2, d: a right-handed orthonormal frame whose third axis is ``d``."""
+    d = d / np.linalg.norm(d)
+    helper = np.array([1.0, 0, 0]) if abs(d[0]) < 0.9 else np.array([0, 1.0, 0])
+    e1 = np.cross(helper, d)
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(d, e1), d])
+
+
+def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix (3,3) about unit ``axis`` by ``angle`` radians (Rodrigues)."""
+    a = axis / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _blend(x: np.ndarray, w: np.ndarray, pivot: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Linear blend skinning with one joint: (1-w) x + w (R (x - pivot) + pivot)."""
+    moved = (x - pivot) @ rot.T + pivot
+    return x + w[:, None] * (moved - x)
+
+
+class _Part:
+    """A closed component: rest vertices, faces (local indices), axial coordinate along its axis."""
+
+    def __init__(self, z, r, n_around, origin, direction, scale_xy=(1.0, 1.0)):
+        local, self.faces = _revolve(z, r, n_around)
+        local[:, :2] *= scale_xy
+        self.axial = local[:, 2].copy()
+        self.frame = _frame(np.asarray(direction, float))
+        self.origin = np.asarray(origin, float)
+        self.rest = local @ self.frame + self.origin
+
+
+# ---------------------------------------------------------------------------- creature
+
+_BODY_Y = 0.40
+_HIP_Y = 0.34
+_LEG_LEN = 0.36  # hip -> foot tip
+_KNEE = 0.17     # distance hip -> knee along the leg
+
+
+def _creature_parts() -> dict[str, _Part]:
+    parts: dict[str, _Part] = {}
+    z, r = _ellipsoid_profile(20)
+    parts["body"] = _Part(0.30 * z, r, 28, (0, _BODY_Y, 0), (0, 0, 1), (0.12, 0.11))
+    for name, x, zz in (("lf", 0.07, -0.19), ("rf", -0.07, -0.19),
+                        ("lh", 0.07, 0.19), ("rh", -0.07, 0.19)):
+        # leg axis points down; axial 0 is 0.06 above the hip (inside the body)
+        zc, rc = _capsule_profile(_LEG_LEN + 0.06 - 0.03, 0.03, 4, 18)
+        parts[name] = _Part(zc, rc, 12, (x, _HIP_Y + 0.06, zz), (0, -1, 0))
+    zc, rc = _capsule_profile(0.16, 0.04, 3, 6)
+    parts["neck"] = _Part(zc, rc, 12, (0, _BODY_Y + 0.02, -0.22), (0, 0.8, -0.6))
+    z, r = _ellipsoid_profile(12)
+    parts["head"] = _Part(0.10 * z, r, 16, (0, _BODY_Y + 0.16, -0.38), (0, -0.2, -1), (0.06, 0.055))
+    zc, rc = _capsule_profile(0.30, 0.018, 3, 20)
+    parts["tail"] = _Part(zc, rc, 10, (0, _BODY_Y + 0.03, 0.24), (0, 0.35, 1))
+    return parts
+
+
+def make_walking_creature(n_frames: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A quadruped walking in place for one gait cycle (frames sample it without repeating frame 0).
+
+    Returns vertices (K, V, 3) float32 (same vertex order every frame, V about 2,000, length about
+    1 unit) and faces (F, 3) int64. ``seed`` sets small per-sequence variations (phase, amplitudes).
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    rng = np.random.default_rng(seed)
+    phase0 = rng.uniform(0, 2 * np.pi)
+    swing = np.deg2rad(rng.uniform(22, 28))
+    sway = rng.uniform(2.0, 3.0)  # tail curvature amplitude, 1/unit
+    parts = _creature_parts()
+    faces, off = [], 0
+    for p in parts.values():
+        faces.append(p.faces + off)
+        off += len(p.rest)
+    faces = np.concatenate(faces)
+
+    x_axis = np.array([1.0, 0, 0])
+    leg_phase = {"lf": 0.0, "rh": 0.0, "rf": np.pi, "lh": np.pi}  # trot: diagonal pairs
+    frames = np.empty((n_frames, off, 3), np.float32)
+    for k in range(n_frames):
+        t = phase0 + 2 * np.pi * k / n_frames
+        out = []
+        for name, p in parts.items():
+            x = p.rest.copy()
+            if name in leg_phase:
+                ph = t + leg_phase[name]
+                hip = p.origin + np.array([0, -0.06, 0])
+                knee = hip + np.array([0, -_KNEE, 0])
+                a = p.axial - 0.06  # distance below the hip
+                knee_angle = -0.6 * swing * (1 + np.cos(ph))  # knee folds backwards in swing
+                x = _blend(x, _smoothstep((a - _KNEE + 0.03) / 0.06), knee, _rot(x_axis, knee_angle))
+                x = _blend(x, _smoothstep((a + 0.03) / 0.08), hip, _rot(x_axis, swing * np.sin(ph)))
+            elif name in ("neck", "head"):
+                pivot = parts["neck"].origin
+                w = np.ones(len(x)) if name == "head" else _smoothstep(p.axial / 0.12)
+                x = _blend(x, w, pivot, _rot(x_axis, 0.12 * np.sin(2 * t)))
+            elif name == "tail":
+                x = _bend_tail(p, sway * np.sin(t))
+            out.append(x)
+        x = np.concatenate(out)
+        bob = np.array([0, 0.012 * np.cos(2 * t), 0])
+        roll = _rot(np.array([0, 0, 1.0]), 0.03 * np.sin(t))
+        centre = np.array([0, _BODY_Y, 0])
+        frames[k] = (x - centre) @ roll.T + centre + bob
+    return frames, faces
+
+
+def _bend_tail(p: _Part, curvature: float) -> np.ndarray:
+    """Bend the tail's axis into a circular arc (isometric for the axis) sideways (towards +x)."""
+    u = np.clip(p.axial, 0.0, None)  # arc length along the axis; the base (u <= 0) stays
+    d = p.frame[2]
+    e1 = np.array([1.0, 0, 0]) - d[0] * d
+    e1 /= np.linalg.norm(e1)
+    local = p.rest - p.origin
+    offs = local - np.outer(local @ d, d)  # cross-section offset
+    ang = curvature * u
+    if abs(curvature) < 1e-9:
+        along, side = u, np.zeros_like(u)
+    else:
+        along, side = np.sin(ang) / curvature, (1 - np.cos(ang)) / curvature
+    c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    oe, od = offs @ e1, p.axial - u  # od: the part below the base (cap) stays straight
+    # rotate the cross-section offset's e1 component with the tangent
+    offs_rot = offs - np.outer(oe, e1) + (oe[:, None] * (c * e1 - s * d))
+    tangent = c * d + s * e1
+    return p.origin + along[:, None] * d + side[:, None] * e1 + offs_rot + od[:, None] * tangent
+
+
+# ---------------------------------------------------------------------------- sheet
+
+
+def make_bending_sheet(n_frames: int = 24, nx: int = 41, ny: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """A 1.0 x 0.6 sheet (grid, open surface) rolling isometrically about the y axis into an arc of
+    growing curvature (flat at frame 0, 3/4 of a cylinder at the last frame).
+
+    Returns vertices (K, nx*ny, 3) float32 and faces (F, 3) int64.
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    W, H = 1.0, 0.6
+    u = np.linspace(-W / 2, W / 2, nx)
+    v = np.linspace(-H / 2, H / 2, ny)
+    U, V = np.meshgrid(u, v, indexing="ij")
+    U, V = U.ravel(), V.ravel()
+    idx = np.arange(nx * ny).reshape(nx, ny)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int64)
+    frames = np.empty((n_frames, nx * ny, 3), np.float32)
+    for k in range(n_frames):
+        kappa = 1.5 * np.pi / W * (k / max(n_frames - 1, 1))
+        if kappa < 1e-9:
+            x, z = U, np.zeros_like(U)
+        else:
+            x, z = np.sin(kappa * U) / kappa, (1 - np.cos(kappa * U)) / kappa
+        frames[k] = np.stack([x, V, z], 1)
+    return frames, faces
+
+
+# ---------------------------------------------------------------------------- writing
+
+_WRITTEN = re.compile(r"frame_\d+\.(obj|ply|off)$")
+
+
+def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: bool = False,
+                  kind: str = "creature", seed: int = 0) -> list[Path]:
+    """Write the built-in example as ``out/frame_000.<fmt>``, ... (vertex order preserved).
+
+    kind: "creature" or "sheet"; fmt: "obj", "ply" or "off". Refuses a non-empty ``out`` unless
+    ``force`` (then earlier ``frame_*`` files there are replaced). Returns the written paths.
+    """
+    import trimesh
+
+    out = Path(out)
+    if fmt not in ("obj", "ply", "off"):
+        raise CatlasError(f"{out}: unsupported example format {fmt!r} (use obj, ply or off)")
+    if kind not in ("creature", "sheet"):
+        raise CatlasError(f"{out}: unknown example kind {kind!r} (use creature or sheet)")
+    if out.exists() and not out.is_dir():
+        raise CatlasError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise CatlasError(f"{out}: folder is not empty (use force to overwrite)")
+        for p in out.iterdir():
+            if p.is_file() and _WRITTEN.match(p.name):
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    verts, faces = (make_walking_creature(n_frames, seed) if kind == "creature"
+                    else make_bending_sheet(n_frames))
+    paths = []
+    for k, v in enumerate(verts):
+        p = out / f"frame_{k:03d}.{fmt}"
+        if fmt == "obj":
+            lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v.tolist()]
+            lines += [f"f {a} {b} {c}" for a, b, c in (faces + 1).tolist()]
+            p.write_text("\n".join(lines) + "\n")
+        else:
+            trimesh.Trimesh(v, faces, process=False).export(p)
+        paths.append(p)
+    return paths

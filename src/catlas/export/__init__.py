@@ -1,0 +1,1 @@
+"""Export stage: surfaces and sequences as files that open in standard tools."""

@@ -1,0 +1,14 @@
+"""Training losses: Chamfer, metric consistency, DSR regularisers."""
+
+from catlas.losses.chamfer import chamfer_distance, chamfer_distance_reference, nearest_neighbors
+from catlas.losses.dsr import dsr_loss, dsr_terms
+from catlas.losses.metric_consistency import metric_consistency
+
+__all__ = [
+    "chamfer_distance",
+    "chamfer_distance_reference",
+    "nearest_neighbors",
+    "dsr_loss",
+    "dsr_terms",
+    "metric_consistency",
+]

@@ -1,0 +1,34 @@
+"""PointNet encoder without batch-norm: a point cloud -> one non-negative latent code."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PointNetEncoder(nn.Module):
+    """Per-point MLP 3 -> w1 -> ... -> C (ReLU between, none after C), max-pool over points,
+    then Linear C->C, ReLU, Linear C->C, ReLU (spec 1.1). The code is therefore >= 0.
+
+    A per-point 1x1 Conv1d is the same map as a Linear on the last axis; Linear is used.
+    """
+
+    def __init__(self, code_dim: int = 1024, widths: tuple[int, ...] = (64, 128)) -> None:
+        super().__init__()
+        dims = (3, *widths, code_dim)
+        self.point_mlp = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = nn.Sequential(
+            nn.Linear(code_dim, code_dim), nn.ReLU(), nn.Linear(code_dim, code_dim), nn.ReLU()
+        )
+        self.code_dim = code_dim
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """points: (B, N, 3) -> codes: (B, C)."""
+        if points.dim() != 3 or points.shape[-1] != 3:
+            raise ValueError(f"expected points of shape (B, N, 3), got {tuple(points.shape)}")
+        h = points
+        for k, layer in enumerate(self.point_mlp):
+            h = layer(h)
+            if k < len(self.point_mlp) - 1:
+                h = torch.relu(h)
+        return self.head(h.amax(dim=1))

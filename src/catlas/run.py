@@ -1,0 +1,137 @@
+"""A finished (or interrupted) fit on disk: config + sequence + weights; decode any frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from catlas.config import FitConfig
+from catlas.data import Sequence
+from catlas.errors import CatlasError
+from catlas.export.obj import write_obj
+from catlas.geometry.uv import grid_faces, grid_uv, to_texture_uv
+from catlas.model import AtlasNetwork
+from catlas.train.checkpoint import load_checkpoint
+
+CONFIG = "config.yaml"
+SEQUENCE = "sequence.npz"
+SUMMARY = "summary.json"
+MESH_DIR = "meshes"
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise CatlasError(f"unknown device {name!r} ({e})") from None
+
+
+@dataclass
+class AtlasMesh:
+    """All patches' UV grids as one triangle mesh; connectivity is the same for every frame."""
+
+    vertices: np.ndarray  # (P * R * R, 3) in the input's units
+    faces: np.ndarray  # (P * 2 * (R-1)^2, 3) int64
+    texcoords: np.ndarray  # (P * R * R, 2), each patch in its own tile of the unit square
+    patch: np.ndarray  # (P * R * R,) patch index of each vertex
+
+
+class Run:
+    """A run folder loaded for inference (see :func:`load_run`)."""
+
+    def __init__(self, path: Path, config: FitConfig, sequence: Sequence,
+                 model: AtlasNetwork, iteration: int) -> None:
+        self.path, self.config, self.sequence, self.model = path, config, sequence, model
+        self.iteration = iteration
+        self._codes: torch.Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def n_frames(self) -> int:
+        return self.sequence.n_frames
+
+    @property
+    def n_patches(self) -> int:
+        return self.config.model.n_patches
+
+    @torch.inference_mode()
+    def codes(self) -> torch.Tensor:
+        """(K, C) latent code of every frame, from its first ``points_per_step`` stored points."""
+        if self._codes is None:
+            n = self.config.data.points_per_step
+            pts = torch.as_tensor(self.sequence.points[:, :n], device=self.device)
+            self._codes = torch.cat([self.model.encode(chunk) for chunk in pts.split(8)])
+        return self._codes
+
+    def _check_frame(self, frame: int) -> int:
+        if not -self.n_frames <= frame < self.n_frames:
+            raise CatlasError(f"{self.path}: frame {frame} out of range (the run has {self.n_frames} frames)")
+        return frame % self.n_frames
+
+    @torch.inference_mode()
+    def decode(self, frame: int, uv: np.ndarray | torch.Tensor, input_units: bool = True) -> np.ndarray:
+        """Surface points of ``frame`` at uv (P, S, 2) (every patch its own UV set) -> (P, S, 3).
+
+        Coordinates are in the input's units unless ``input_units`` is False (normalised units).
+        """
+        frame = self._check_frame(frame)
+        uv_t = torch.as_tensor(uv).to(dtype=torch.float32, device=self.device)
+        if uv_t.dim() != 3 or uv_t.shape[0] != self.n_patches or uv_t.shape[2] != 2:
+            raise ValueError(f"uv must have shape ({self.n_patches}, S, 2), got {tuple(uv_t.shape)}")
+        xyz, _ = self.model.decode(self.codes()[frame : frame + 1], uv_t)
+        out = xyz[0].cpu().numpy()
+        return self.sequence.to_input_units(out) if input_units else out
+
+    def mesh(self, frame: int, resolution: int | None = None, input_units: bool = True) -> AtlasMesh:
+        """The frame's surface: each patch a triangulated R x R UV grid (same faces every frame)."""
+        r = resolution or self.config.train.mesh_resolution
+        P = self.n_patches
+        uv = grid_uv(r).expand(P, -1, -1)  # (P, R*R, 2)
+        xyz = self.decode(frame, uv, input_units).reshape(-1, 3)
+        f = grid_faces(r).numpy()
+        faces = np.concatenate([f + p * r * r for p in range(P)])
+        tex = to_texture_uv(uv).reshape(-1, 2).numpy()
+        patch = np.repeat(np.arange(P), r * r)
+        return AtlasMesh(xyz, faces, tex, patch)
+
+    def write_meshes(self, out_dir: Path | None = None, resolution: int | None = None) -> list[Path]:
+        """One OBJ per frame (``frame_0000.obj`` ...), identical vertex order and faces."""
+        out_dir = Path(out_dir) if out_dir is not None else self.path / MESH_DIR
+        paths = []
+        for k in range(self.n_frames):
+            m = self.mesh(k, resolution)
+            p = out_dir / f"frame_{k:04d}.obj"
+            write_obj(p, m.vertices, m.faces, m.texcoords,
+                      header=f"catlas atlas surface, frame {k} ({self.sequence.names[k]})\n"
+                             f"{self.n_patches} patches, input units")
+            paths.append(p)
+        return paths
+
+
+def load_run(path: str | Path, device: str = "cpu") -> Run:
+    """Load a run folder written by :func:`catlas.fit` (weights only; the checkpoint is verified)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CatlasError(f"{path}: no such run folder")
+    if not (path / CONFIG).exists():
+        raise CatlasError(f"{path}: not a catlas run folder (no {CONFIG})")
+    cfg = FitConfig.load(path / CONFIG)
+    seq = Sequence.load_npz(path / SEQUENCE)
+    dev = resolve_device(device)
+    state = load_checkpoint(path, map_location=dev)
+    model = AtlasNetwork(cfg.model).to(dev)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CatlasError(f"{path}: checkpoint does not match {CONFIG} ({str(e).splitlines()[0]})") from None
+    model.eval()
+    return Run(path, cfg, seq, model, int(state["iteration"]))

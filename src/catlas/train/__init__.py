@@ -1,0 +1,1 @@
+"""Training stage: pair sampling, per-method objectives, the loop, checkpoints, logs."""

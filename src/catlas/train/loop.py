@@ -1,0 +1,184 @@
+"""The optimisation loop: Adam, step-decayed learning rate, logging, checkpoints, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from tqdm import tqdm
+
+from catlas.config import FitConfig, TrainConfig
+from catlas.geometry.uv import random_uv
+from catlas.model import AtlasNetwork
+from catlas.train.checkpoint import save_checkpoint
+from catlas.train.log import LossLog
+from catlas.train.objectives import needs_jacobian, step_loss
+from catlas.train.pairs import sample_pairs, sample_points
+
+
+class Interrupted(Exception):
+    """The fit was stopped by Ctrl-C / SIGTERM after a checkpoint was written."""
+
+    def __init__(self, iteration: int) -> None:
+        super().__init__(f"interrupted after iteration {iteration}; checkpoint written")
+        self.iteration = iteration
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds besides the config: enough to continue bit-for-bit."""
+
+    model: AtlasNetwork
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator  # CPU generator for pairs, point draws and UV samples
+    iteration: int = 0
+    elapsed: float = 0.0  # seconds of training so far, over all sessions
+
+    def state_dict(self, cfg: FitConfig) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "iteration": self.iteration,
+            "elapsed": self.elapsed,
+            "config": cfg.to_yaml(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.iteration = int(state["iteration"])
+        self.elapsed = float(state["elapsed"])
+
+
+def new_state(cfg: FitConfig, device: torch.device) -> TrainState:
+    """A freshly initialised model/optimiser; the seed fixes the weights and every draw."""
+    torch.manual_seed(cfg.train.seed)
+    model = AtlasNetwork(cfg.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    generator = torch.Generator().manual_seed(cfg.train.seed)
+    return TrainState(model, optimizer, generator)
+
+
+def learning_rate(cfg: TrainConfig, iteration: int) -> float:
+    """lr for the step that follows ``iteration`` completed steps: /10 at each decay point."""
+    n_decays = sum(iteration >= int(f * cfg.iterations) for f in cfg.lr_decay_at)
+    return cfg.lr * 0.1**n_decays
+
+
+def train(
+    run_dir: Path,
+    cfg: FitConfig,
+    state: TrainState,
+    points: torch.Tensor,
+    areas: torch.Tensor | None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Run steps ``state.iteration .. cfg.train.iterations``; returns the last logged terms.
+
+    points: (K, S, 3) stored clouds on the model's device; areas: (K,) for dsr.
+    Checkpoints every ``checkpoint_every`` steps, at the end, and on Ctrl-C / SIGTERM (then
+    raises :class:`Interrupted`).
+    """
+    tc, lc = cfg.train, cfg.loss
+    n_frames = points.shape[0]
+    pairs_valid = n_frames > 1
+    if not pairs_valid and lc.method == "ours":
+        warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
+    if lc.method == "dsr" and areas is None:
+        raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")
+    model, device = state.model, points.device
+    jac = needs_jacobian(lc, pairs_valid)
+    per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
+    log = LossLog(run_dir, state.iteration)
+    window: dict[str, torch.Tensor] = {}
+    n_window = 0
+    last: dict[str, float] = {}
+    bar = tqdm(total=tc.iterations, initial=state.iteration, disable=not progress,
+               desc=f"fit {lc.method}", unit="it", dynamic_ncols=True)
+    try:
+        with _deferred_interrupts() as stop_requested:
+            while state.iteration < tc.iterations:
+                if stop_requested():
+                    save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+                    raise Interrupted(state.iteration)
+                t0 = time.perf_counter()
+                lr = learning_rate(tc, state.iteration)
+                for group in state.optimizer.param_groups:
+                    group["lr"] = lr
+                frames = sample_pairs(n_frames, tc.pairs_per_step, lc.tau, state.generator)
+                clouds = sample_points(points, frames.to(device), cfg.data.points_per_step, state.generator)
+                uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
+                xyz, jacobian = model(clouds, uv, jacobian=jac)
+                target_area = areas[frames.to(device)] if areas is not None else None
+                loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
+                state.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                state.optimizer.step()
+                state.iteration += 1
+                state.elapsed += time.perf_counter() - t0
+                _inject_fault(state.iteration)
+                for k, v in terms.items():
+                    window[k] = window.get(k, 0.0) + v
+                n_window += 1
+                bar.update(1)
+                if state.iteration % tc.log_every == 0 or state.iteration == tc.iterations:
+                    last = {k: float(v) / n_window for k, v in window.items()}
+                    if not all(map(_finite, last.values())):
+                        raise FloatingPointError(
+                            f"loss became non-finite at iteration {state.iteration}: {last}")
+                    log.write(state.iteration, state.elapsed, lr, last)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
+                    window, n_window = {}, 0
+                if state.iteration % tc.checkpoint_every == 0 or state.iteration == tc.iterations:
+                    save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+    finally:
+        bar.close()
+        log.close()
+    return last
+
+
+def _inject_fault(iteration: int) -> None:
+    """Testing hook: ``CATLAS_TEST_SIGNAL_AT=KILL:12`` sends this process SIGKILL (or INT, TERM)
+    right after step 12, to test resuming after a hard kill or Ctrl-C deterministically."""
+    spec = os.environ.get("CATLAS_TEST_SIGNAL_AT")
+    if spec:
+        name, _, at = spec.partition(":")
+        if iteration == int(at):
+            os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+@contextmanager
+def _deferred_interrupts() -> Iterator[callable]:
+    """SIGINT/SIGTERM set a flag checked between steps (a second Ctrl-C stops at once)."""
+    flag = {"stop": False}
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        if flag["stop"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield lambda: flag["stop"]
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)

@@ -1,0 +1,50 @@
+"""The loss of one step for each method: ours, atlasnet and dsr differ only here."""
+
+from __future__ import annotations
+
+import torch
+
+from catlas.config import LossConfig
+from catlas.geometry.metric import first_fundamental_form
+from catlas.losses.chamfer import chamfer_distance
+from catlas.losses.dsr import dsr_loss, dsr_terms
+from catlas.losses.metric_consistency import metric_consistency
+
+
+def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
+    """Whether a step of this method needs the atlas' Jacobian."""
+    return (cfg.method == "ours" and pairs_valid) or cfg.method == "dsr"
+
+
+def step_loss(
+    xyz: torch.Tensor,
+    jac: torch.Tensor | None,
+    clouds: torch.Tensor,
+    cfg: LossConfig,
+    target_area: torch.Tensor | None = None,
+    pairs_valid: bool = True,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss and its named terms (detached) for one batch.
+
+    xyz: (B, P, S, 3) decoded points, frames laid out as pairs [i1, j1, i2, j2, ...];
+    jac: (B, P, S, 3, 2) or None; clouds: (B, N, 3) the target clouds;
+    target_area: (B,) surface area per frame (dsr only), normalised units.
+    """
+    B = xyz.shape[0]
+    cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
+    terms: dict[str, torch.Tensor] = {"chamfer": cd.detach()}
+    loss = cd
+    if cfg.method == "ours" and pairs_valid:
+        assert jac is not None
+        fff = first_fundamental_form(jac)
+        mc = metric_consistency(fff[0::2], fff[1::2])
+        terms["metric_consistency"] = mc.detach()
+        loss = loss + cfg.alpha_mc * mc
+    elif cfg.method == "dsr":
+        assert jac is not None and target_area is not None
+        parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
+        reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
+        terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
+        loss = loss + cfg.alpha_dsr * reg
+    terms["loss"] = loss.detach()
+    return loss, terms

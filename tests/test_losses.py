@@ -1,0 +1,164 @@
+import pytest
+import torch
+
+from catlas.geometry import first_fundamental_form
+from catlas.losses import (
+    chamfer_distance,
+    chamfer_distance_reference,
+    dsr_loss,
+    dsr_terms,
+    metric_consistency,
+    nearest_neighbors,
+)
+
+# ---------------------------------------------------------------- Chamfer
+
+
+def test_chamfer_shifted_known_value():
+    # target: 4 points on a line spaced 1 apart; pred = target shifted by d along x (d < 0.5)
+    d = 0.2
+    target = torch.tensor([[[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0]]])
+    pred = target + torch.tensor([d, 0.0, 0.0])
+    # each direction: every point's NN is its shifted copy at distance d -> mean d^2
+    expected = 2 * d * d
+    torch.testing.assert_close(chamfer_distance(pred, target), torch.tensor(expected))
+    torch.testing.assert_close(chamfer_distance_reference(pred, target), torch.tensor(expected))
+
+
+def test_chamfer_asymmetric_known_value():
+    # pred has one point at origin; target has two points at x=1 and x=3.
+    pred = torch.zeros(1, 1, 3)
+    target = torch.tensor([[[1.0, 0, 0], [3.0, 0, 0]]])
+    # pred->target: 1; target->pred: mean(1, 9) = 5
+    torch.testing.assert_close(chamfer_distance(pred, target), torch.tensor(6.0))
+    torch.testing.assert_close(chamfer_distance_reference(pred, target), torch.tensor(6.0))
+
+
+def test_nearest_neighbors_chunked_matches_dense():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 1000, 3, generator=g)
+    b = torch.rand(3, 700, 3, generator=g)
+    sq, idx = nearest_neighbors(a, b, chunk=128)
+    assert sq.shape == (3, 1000) and idx.shape == (3, 1000) and idx.dtype == torch.int64
+    dense = ((a[:, :, None] - b[:, None]) ** 2).sum(-1)
+    torch.testing.assert_close(idx, dense.argmin(-1))
+    torch.testing.assert_close(sq, dense.min(-1).values)
+
+
+def test_chamfer_matches_reference_with_grads():
+    g = torch.Generator().manual_seed(1)
+    p0 = torch.rand(2, 300, 3, generator=g)
+    t0 = torch.rand(2, 200, 3, generator=g)
+    p1, t1 = p0.clone().requires_grad_(), t0.clone().requires_grad_()
+    p2, t2 = p0.clone().requires_grad_(), t0.clone().requires_grad_()
+    c1 = chamfer_distance(p1, t1, chunk=64)
+    c2 = chamfer_distance_reference(p2, t2)
+    torch.testing.assert_close(c1, c2)
+    c1.backward()
+    c2.backward()
+    torch.testing.assert_close(p1.grad, p2.grad)
+    torch.testing.assert_close(t1.grad, t2.grad)
+
+
+def test_chamfer_gradcheck_float64():
+    g = torch.Generator().manual_seed(2)
+    p = torch.rand(2, 7, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(2, 5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: chamfer_distance(x, y, chunk=3), (p, t))
+    assert torch.autograd.gradcheck(lambda x, y: nearest_neighbors(x, y, chunk=2)[0], (p, t))
+
+
+def test_chamfer_bad_shapes():
+    with pytest.raises(ValueError):
+        chamfer_distance(torch.rand(2, 4, 3), torch.rand(3, 4, 3))
+    with pytest.raises(ValueError):
+        chamfer_distance(torch.rand(2, 4, 2), torch.rand(2, 4, 2))
+
+
+# ---------------------------------------------------------------- metric consistency
+
+
+def _plane_fff(J: torch.Tensor, shape=(2, 3, 5)) -> torch.Tensor:
+    return first_fundamental_form(J.expand(*shape, 3, 2))
+
+
+def test_metric_consistency_stretch():
+    iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    stretched = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # factor 2 in u -> E = 4
+    val = metric_consistency(_plane_fff(iso), _plane_fff(stretched))
+    torch.testing.assert_close(val, torch.tensor(9.0))
+    torch.testing.assert_close(metric_consistency(_plane_fff(iso), _plane_fff(iso)), torch.tensor(0.0))
+
+
+def test_metric_consistency_shear_weights_f_twice():
+    k = 0.5
+    iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    sheared = torch.tensor([[1.0, k], [0.0, 1.0], [0.0, 0.0]])  # E=1, F=k, G=1+k^2
+    val = metric_consistency(_plane_fff(iso), _plane_fff(sheared))
+    torch.testing.assert_close(val, torch.tensor(2 * k**2 + k**4))
+    # directly on (E, F, G)
+    a = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
+    b = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    torch.testing.assert_close(metric_consistency(a, b), torch.tensor(1.0))  # (2*1 + 0) / 2
+
+
+# ---------------------------------------------------------------- DSR
+
+
+def test_dsr_isometric_plane_zero():
+    fff = torch.tensor([0.3, 0.0, 0.3]).expand(2, 4, 6, 3).clone()
+    terms = dsr_terms(fff, torch.full((2,), 10.0))
+    assert set(terms) == {"E", "G", "skew", "stretch", "total_area"}
+    for k in ("E", "G", "skew", "stretch", "total_area"):
+        torch.testing.assert_close(terms[k], torch.tensor(0.0), msg=k)
+    torch.testing.assert_close(dsr_loss(terms), torch.tensor(0.0))
+
+
+def test_dsr_non_uniform_e_known_value():
+    # half the samples E=1, half E=3 (F=0, G=1): E_bar=2, A^2=E -> mean(1/1, 1/3)
+    fff = torch.zeros(1, 1, 4, 3)
+    fff[..., 0] = torch.tensor([1.0, 3.0, 1.0, 3.0])
+    fff[..., 2] = 1.0
+    t = dsr_terms(fff, torch.tensor([100.0]))
+    torch.testing.assert_close(t["E"], torch.tensor((1.0 + 1.0 / 3.0) / 2))
+    torch.testing.assert_close(t["G"], torch.tensor(0.0))
+    torch.testing.assert_close(t["skew"], torch.tensor(0.0))
+    # stretch: (E-G)^2/A^2 = 0 and 4/3
+    torch.testing.assert_close(t["stretch"], torch.tensor((4.0 / 3.0) / 2))
+    # E_bar is global over the batch, not per shape: two shapes with E=1 and E=3
+    fff2 = torch.zeros(2, 1, 3, 3)
+    fff2[0, ..., 0] = 1.0
+    fff2[1, ..., 0] = 3.0
+    fff2[..., 2] = 1.0
+    t2 = dsr_terms(fff2, torch.tensor([100.0, 100.0]))
+    torch.testing.assert_close(t2["E"], torch.tensor((1.0 + 1.0 / 3.0) / 2))
+
+
+def test_dsr_skew_known_value():
+    # sheared plane: E=1, F=k, G=1+k^2, det=1 -> skew = k^2
+    k = 0.4
+    fff = torch.tensor([1.0, k, 1.0 + k * k]).expand(1, 2, 3, 3).clone()
+    t = dsr_terms(fff, torch.tensor([100.0]))
+    torch.testing.assert_close(t["skew"], torch.tensor(k * k))
+
+
+def test_dsr_total_area():
+    # each patch's area element = a*b = 0.5 (E=1, G=0.25); 3 patches -> total area 1.5
+    fff = torch.tensor([1.0, 0.0, 0.25]).expand(2, 3, 4, 3).clone()
+    t = dsr_terms(fff, torch.tensor([1.0, 2.0]))
+    # shape 0 exceeds by 0.5 -> 0.25; shape 1 under target -> 0; mean = 0.125
+    torch.testing.assert_close(t["total_area"], torch.tensor(0.125))
+    t_under = dsr_terms(fff, torch.tensor([1.5, 3.0]))
+    torch.testing.assert_close(t_under["total_area"], torch.tensor(0.0))
+    loss = dsr_loss(t, w_e=1, w_g=1, w_skew=1, w_stretch=0, w_total_area=100)
+    expected = t["E"] + t["G"] + t["skew"] + 100 * 0.125
+    torch.testing.assert_close(loss, expected)
+
+
+def test_dsr_collapsed_gradients_finite():
+    fff = torch.zeros(1, 2, 5, 3, requires_grad=True)
+    t = dsr_terms(fff, torch.tensor([0.0]))
+    loss = dsr_loss(t)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(fff.grad).all()

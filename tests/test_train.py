@@ -1,0 +1,179 @@
+"""Training: pair sampling, schedule, per-method objectives, fit/resume/checkpoint behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import catlas
+from catlas.config import LossConfig, TrainConfig, make_config
+from catlas.errors import CatlasError
+from catlas.train.checkpoint import load_checkpoint
+from catlas.train.loop import learning_rate
+from catlas.train.objectives import needs_jacobian, step_loss
+from catlas.train.pairs import sample_pairs, sample_points
+
+
+def test_pairs_are_within_tau_and_distinct():
+    g = torch.Generator().manual_seed(0)
+    for tau in (1, 3):
+        f = sample_pairs(7, 5000, tau, g).view(-1, 2)
+        d = (f[:, 0] - f[:, 1]).abs()
+        assert (d >= 1).all() and (d <= tau).all()
+        assert f.min() == 0 and f.max() == 6
+        # every admissible partner of an interior frame is drawn about equally often
+        if tau == 3:
+            js = f[f[:, 0] == 3, 1]
+            counts = torch.bincount(js, minlength=7).float()
+            assert counts[3] == 0 and counts[[0, 1, 2, 4, 5, 6]].min() > 0.6 * counts.max()
+
+
+def test_single_frame_pairs_itself():
+    f = sample_pairs(1, 3, 1, torch.Generator().manual_seed(0))
+    assert f.tolist() == [0] * 6
+
+
+def test_sample_points_without_replacement():
+    stored = torch.arange(2 * 50 * 3, dtype=torch.float32).view(2, 50, 3)
+    out = sample_points(stored, torch.tensor([1, 0, 1]), 50, torch.Generator().manual_seed(0))
+    assert out.shape == (3, 50, 3)
+    assert sorted(out[0, :, 0].tolist()) == stored[1, :, 0].tolist()  # a permutation of frame 1
+
+
+def test_learning_rate_schedule():
+    tc = TrainConfig(iterations=100, lr=1e-3)
+    assert learning_rate(tc, 0) == 1e-3 and learning_rate(tc, 79) == 1e-3
+    assert learning_rate(tc, 80) == pytest.approx(1e-4) and learning_rate(tc, 90) == pytest.approx(1e-5)
+
+
+def test_objectives_select_terms_by_method():
+    B, P, S = 4, 2, 5
+    xyz = torch.rand(B, P, S, 3)
+    jac = torch.rand(B, P, S, 3, 2)
+    clouds = torch.rand(B, 20, 3)
+    area = torch.ones(B)
+    keys = {m: set(step_loss(xyz, jac, clouds, LossConfig(method=m), area)[1]) for m in ("ours", "atlasnet", "dsr")}
+    assert keys["atlasnet"] == {"chamfer", "loss"}
+    assert keys["ours"] == {"chamfer", "metric_consistency", "loss"}
+    assert keys["dsr"] >= {"chamfer", "dsr_E", "dsr_G", "dsr_skew", "dsr_total_area", "loss"}
+    loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5))
+    assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
+    assert not needs_jacobian(LossConfig(method="atlasnet"), True)
+    assert not needs_jacobian(LossConfig(method="ours"), False)  # one frame: no pairs
+
+
+def _tiny(**train) -> dict:
+    return {"train": {"iterations": 20, **train}}
+
+
+def test_fit_writes_all_outputs(example_dir, tmp_path):
+    out = tmp_path / "run"
+    run = catlas.fit(example_dir, out, preset="tiny", overrides={"device": "cpu"}, progress=False)
+    for name in ("config.yaml", "sequence.npz", "checkpoint.json", "losses.csv", "summary.json"):
+        assert (out / name).exists(), name
+    assert list((out / "tb").iterdir())
+    meshes = sorted((out / "meshes").glob("frame_*.obj"))
+    assert len(meshes) == 6
+    import trimesh
+
+    first = trimesh.load(meshes[0], process=False)
+    last = trimesh.load(meshes[-1], process=False)
+    assert np.array_equal(first.faces, last.faces) and len(first.vertices) == len(last.vertices)
+    # outputs are in the input's units: the example is about 1 unit long, centred elsewhere
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 20 and summary["method"] == "ours"
+    assert summary["seconds_per_iteration"] > 0
+    assert catlas.FitConfig.load(out / "config.yaml") == run.config
+    assert run.config.loss.method == "ours"
+
+
+def test_existing_run_dir_is_protected(example_dir, tmp_path):
+    out = tmp_path / "run"
+    catlas.fit(example_dir, out, preset="tiny", overrides=_tiny(iterations=2), progress=False)
+    with pytest.raises(CatlasError, match="exists"):
+        catlas.fit(example_dir, out, preset="tiny", progress=False)
+    other = tmp_path / "precious"
+    other.mkdir()
+    (other / "thesis.tex").write_text("do not delete")
+    with pytest.raises(CatlasError, match="not a catlas run"):
+        catlas.fit(example_dir, other, preset="tiny", overwrite=True, progress=False)
+    assert (other / "thesis.tex").exists()
+    catlas.fit(example_dir, out, preset="tiny", overrides=_tiny(iterations=3), overwrite=True, progress=False)
+    assert json.loads((out / "summary.json").read_text())["iterations"] == 3
+
+
+def test_tampered_checkpoint_is_refused(example_dir, tmp_path):
+    out = tmp_path / "run"
+    catlas.fit(example_dir, out, preset="tiny", overrides=_tiny(iterations=2), progress=False)
+    pointer = json.loads((out / "checkpoint.json").read_text())
+    path = out / pointer["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CatlasError, match="checksum"):
+        catlas.load_run(out)
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    """Even with a matching checksum, a checkpoint that needs arbitrary code is not unpickled."""
+    import hashlib
+    import io
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    buf = io.BytesIO()
+    torch.save({"model": Evil(), "iteration": 1}, buf)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "x.pt").write_bytes(buf.getvalue())
+    (tmp_path / "checkpoint.json").write_text(json.dumps(
+        {"file": "checkpoints/x.pt", "sha256": hashlib.sha256(buf.getvalue()).hexdigest(), "iteration": 1}))
+    with pytest.raises(CatlasError, match="not a loadable catlas checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "catlas", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_kill_and_resume_matches_uninterrupted(example_dir, tmp_path):
+    """SIGKILL after step 13 (checkpoints every 5), resume: the final weights are bit-identical."""
+    common = ["--preset", "tiny", "--device", "cpu", "--quiet", "--set", "train.iterations=24",
+              "--set", "train.checkpoint_every=5", "--set", "train.threads=1"]
+    ref = _cli("fit", str(example_dir), "--out", str(tmp_path / "ref"), *common)
+    assert ref.returncode == 0, ref.stderr
+    killed = _cli("fit", str(example_dir), "--out", str(tmp_path / "k"), *common,
+                  env={"CATLAS_TEST_SIGNAL_AT": "KILL:13"})
+    assert killed.returncode == -9
+    assert json.loads((tmp_path / "k" / "checkpoint.json").read_text())["iteration"] == 10
+    resumed = _cli("fit", "--resume", str(tmp_path / "k"), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(tmp_path / "ref")
+    b = load_checkpoint(tmp_path / "k")
+    assert a["iteration"] == b["iteration"] == 24
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    def losses(run: str) -> list[list[str]]:  # the CSV without its wall-clock column
+        rows = [r.split(",") for r in (tmp_path / run / "losses.csv").read_text().splitlines()]
+        drop = rows[0].index("seconds")
+        return [r[:drop] + r[drop + 1 :] for r in rows]
+
+    assert losses("k") == losses("ref")
+    assert [r[0] for r in losses("k")[1:]] == ["5", "10", "15", "20", "24"]
+
+
+def test_ctrl_c_writes_checkpoint_and_exits_130(example_dir, tmp_path):
+    res = _cli("fit", str(example_dir), "--out", str(tmp_path / "r"), "--preset", "tiny", "--quiet",
+               "--device", "cpu", env={"CATLAS_TEST_SIGNAL_AT": "INT:7"})
+    assert res.returncode == 130
+    assert "--resume" in res.stderr
+    assert json.loads((tmp_path / "r" / "checkpoint.json").read_text())["iteration"] == 7
