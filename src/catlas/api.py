@@ -53,6 +53,8 @@ def fit(
         cfg = config if config is not None else make_config(preset, overrides)
         _claim_run_dir(out, overwrite)
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
+        if cfg.loss.method == "dsr" and seq.areas is None:
+            raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         device = resolve_device(cfg.device)
         out.mkdir(parents=True, exist_ok=True)
         cfg.save(out / CONFIG)
@@ -63,8 +65,6 @@ def fit(
     device = next(state.model.parameters()).device
     points = torch.as_tensor(seq.points, dtype=torch.float32, device=device)
     areas = None if seq.areas is None else torch.as_tensor(seq.areas, dtype=torch.float32, device=device)
-    if cfg.loss.method == "dsr" and areas is None:
-        raise CatlasError(f"{seq.source}: method dsr needs surface areas; give meshes, not point clouds")
     start_iteration = state.iteration
     last = train(out, cfg, state, points, areas, progress=progress)
     run = load_run(out, device=str(device))

@@ -53,6 +53,48 @@ def _example(args: argparse.Namespace) -> int:
     return 0
 
 
+def _correspond(args: argparse.Namespace) -> int:
+    from catlas.correspond import read_query_points, write_correspondence
+    from catlas.run import load_run
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npz", ".csv"):
+        raise CatlasError(f"{out.name}: --out must end in .npz or .csv")
+    run = load_run(args.run_dir, device=args.device)
+    points = read_query_points(args.points) if args.points else None
+    c = run.correspond(args.src, args.dst, points, n_samples=args.samples)
+    write_correspondence(out, c)
+    print(f"wrote {len(c.indices)} correspondences frame {args.src} -> {args.dst} to {out}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from catlas.evaluate import EvalSettings, evaluate, load_gt
+    from catlas.evaluate.report import EVAL_DIR, METRICS_FILE, format_table, write_eval
+    from catlas.run import load_run
+
+    run_dir = Path(args.run_dir)
+    if (run_dir / EVAL_DIR / METRICS_FILE).exists() and not args.overwrite:
+        raise CatlasError(f"{run_dir / EVAL_DIR / METRICS_FILE}: evaluation exists; "
+                          "use --overwrite to replace it")
+    run = load_run(run_dir, device=args.device)
+    gt = load_gt(run, args.gt)
+    settings = EvalSettings(pairs=args.pairs, seed=args.seed, n_points=args.points)
+    result = evaluate(run, gt, settings)
+    out = write_eval(run_dir, result, overwrite=args.overwrite)
+    print(format_table(result.summary))
+    print(f"wrote {out} ({len(result.pairs)} pairs, {result.summary['seconds']:.1f} s)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from catlas.evaluate.report import compare_rows, format_compare
+
+    print(format_compare(compare_rows([Path(d) for d in args.run_dirs], args.convention),
+                         args.convention))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="catlas", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -77,6 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--frames", type=int, default=24)
     e.add_argument("--force", action="store_true", help="replace the folder if it exists")
     e.set_defaults(func=_example)
+
+    c = sub.add_parser("correspond", help="map points of one frame to another through the atlas")
+    c.add_argument("run_dir", metavar="RUN_DIR")
+    c.add_argument("--from", dest="src", type=int, required=True, metavar="I", help="source frame")
+    c.add_argument("--to", dest="dst", type=int, required=True, metavar="J", help="target frame")
+    c.add_argument("--points", metavar="FILE",
+                   help="query points in input units (.xyz .txt .npy .ply .obj .off); "
+                        "default: frame I's stored cloud")
+    c.add_argument("--out", required=True, metavar="FILE", help=".npz or .csv")
+    c.add_argument("--samples", type=int, default=3125, help="surface samples per frame")
+    c.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    c.set_defaults(func=_correspond)
+
+    v = sub.add_parser("eval", help="score correspondences and reconstruction (the paper's protocol)")
+    v.add_argument("run_dir", metavar="RUN_DIR")
+    v.add_argument("--gt", metavar="GT_SEQUENCE",
+                   help="GT meshes/vertices (folder or .npy/.npz), same vertex order in every "
+                        "frame, input units; default: the vertices stored with the run")
+    v.add_argument("--pairs", type=int, default=500)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--points", type=int, default=3125, help="predicted points per shape")
+    v.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    v.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval")
+    v.set_defaults(func=_eval)
+
+    k = sub.add_parser("compare", help="print evaluated runs side by side")
+    k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    k.add_argument("--convention", choices=("code", "paper"), default="code")
+    k.set_defaults(func=_compare)
     return p
 
 

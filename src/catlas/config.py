@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import yaml
 
+from catlas.errors import CatlasError
+
 Method = Literal["ours", "atlasnet", "dsr"]
 METHODS: tuple[str, ...] = ("ours", "atlasnet", "dsr")
 
@@ -124,9 +126,9 @@ class FitConfig:
         try:
             d = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ValueError(f"{source}: not valid YAML ({e})") from None
+            raise CatlasError(f"{source}: not valid YAML ({e})") from None
         if not isinstance(d, dict):
-            raise ValueError(f"{source}: expected a mapping of settings")
+            raise CatlasError(f"{source}: expected a mapping of settings")
         return _from_plain(cls, d, source)
 
     def save(self, path: str | Path) -> None:
@@ -161,7 +163,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def make_config(preset: str = "paper", overrides: dict[str, Any] | None = None) -> FitConfig:
     """A FitConfig from a named preset plus nested overrides, e.g. ``{"loss": {"method": "dsr"}}``."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise CatlasError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     d = merge_dicts(FitConfig().to_dict(), PRESETS[preset])
     d = merge_dicts(d, overrides or {})
     return FitConfig.from_dict(d)
@@ -170,7 +172,7 @@ def make_config(preset: str = "paper", overrides: dict[str, Any] | None = None) 
 def parse_override(text: str) -> dict[str, Any]:
     """``"train.iterations=500"`` -> ``{"train": {"iterations": 500}}`` (value parsed as YAML)."""
     if "=" not in text:
-        raise ValueError(f"--set expects SECTION.KEY=VALUE, got {text!r}")
+        raise CatlasError(f"--set expects SECTION.KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
     parts = key.strip().split(".")
     out: dict[str, Any] = {}
@@ -203,14 +205,14 @@ def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = set(d) - known
     if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+        raise CatlasError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     defaults = cls() if _has_defaults(cls) else None
     kwargs: dict[str, Any] = {}
     for name, value in d.items():
         default = getattr(defaults, name, None)
         if is_dataclass(default):
             if not isinstance(value, dict):
-                raise ValueError(f"{where}.{name}: expected a mapping")
+                raise CatlasError(f"{where}.{name}: expected a mapping")
             kwargs[name] = _from_plain(type(default), value, f"{where}.{name}")
         elif isinstance(value, list):
             kwargs[name] = tuple(value)
@@ -219,7 +221,7 @@ def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: {e}") from None
+        raise CatlasError(f"{where}: {e}") from None
 
 
 def _has_defaults(cls: type) -> bool:

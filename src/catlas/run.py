@@ -103,6 +103,17 @@ class Run:
         patch = np.repeat(np.arange(P), r * r)
         return AtlasMesh(xyz, faces, tex, patch)
 
+    def correspond(self, i: int, j: int, points: np.ndarray | None = None, n_samples: int = 3125):
+        """Map points of frame i to frame j's stored cloud through the atlas.
+
+        points: (n,3) in input units (default: frame i's stored cloud). Returns a
+        :class:`catlas.correspond.Correspondence`: ``indices`` (n,) into
+        ``sequence.points[j]`` and ``points`` (n,3) in input units (see that class for more).
+        """
+        from catlas.correspond import correspond
+
+        return correspond(self, i, j, points, n_samples)
+
     def write_meshes(self, out_dir: Path | None = None, resolution: int | None = None) -> list[Path]:
         """One OBJ per frame (``frame_0000.obj`` ...), identical vertex order and faces."""
         out_dir = Path(out_dir) if out_dir is not None else self.path / MESH_DIR

@@ -113,6 +113,8 @@ def read_array_sequence(path: str | Path) -> list[Frame]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise CatlasError(f"{path.name}: cannot read array file ({_short(e)})") from None
     what = "vertices" if faces is not None else "points"
+    if arr.ndim == 2 and faces is None and suffix == ".npy":
+        arr = arr[None]  # one (N, 3) frame
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise CatlasError(f"{path.name}: {what} must have shape (K, N, 3), got {tuple(arr.shape)}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:

@@ -88,7 +88,7 @@ class Sequence:
 
 
 def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -> Sequence:
-    """Load a folder of frames or one .npy/.npz sequence file, normalise, and store S points/frame.
+    """Load a folder of frames, one .npy/.npz sequence file, or one frame file (a 1-frame sequence), normalise, and store S points/frame.
 
     Meshes: S = ``cfg.points_per_frame`` area-weighted surface samples per frame, each frame sampled
     independently. Clouds: a random subset of S points without replacement, or, when a frame has
@@ -99,8 +99,10 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     path = Path(path)
     if path.is_dir():
         frames = [read_frame(p) for p in list_frames(path)]
-    elif path.is_file():
+    elif path.is_file() and path.suffix.lower() in (".npy", ".npz"):
         frames = read_array_sequence(path)
+    elif path.is_file():
+        frames = [read_frame(path)]  # one frame file: a one-frame sequence
     else:
         raise CatlasError(f"{path}: no such file or folder")
     _check_frames(frames, cfg)

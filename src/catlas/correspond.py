@@ -1,0 +1,117 @@
+"""Correspondences between frames through the atlas (evaluation.md 5.5).
+
+f_{i->j} = (nearest point of cloud j) o atlas_j o atlas_i^{-1} o (nearest surface sample of i).
+atlas_i^{-1} is known on a dense set of even UV samples: a query point's nearest sample of
+frame i gives its patch and UV; the same (patch, UV) decoded for frame j is snapped to frame
+j's cloud. Samples follow the evaluation protocol (collapsed patches of the pair removed,
+floor(n / P') even UV points per kept patch), so this map is the one ``catlas eval`` scores.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from catlas.errors import CatlasError
+from catlas.evaluate.sampling import SurfaceSamples
+
+if TYPE_CHECKING:
+    from catlas.run import Run
+
+__all__ = ["Correspondence", "nearest_sample_map", "correspond", "read_query_points",
+           "write_correspondence"]
+
+
+@dataclass
+class Correspondence:
+    """Result of :func:`correspond` for n query points of frame i mapped into frame j."""
+
+    source: np.ndarray
+    """(n,3) query points, input units."""
+    indices: np.ndarray
+    """(n,) int64 indices into frame j's stored cloud (``run.sequence.points[j]``)."""
+    points: np.ndarray
+    """(n,3) the matched points of frame j's cloud, input units."""
+    surface: np.ndarray
+    """(n,3) atlas_j at the matched (patch, uv) before snapping to the cloud, input units."""
+    patch: np.ndarray
+    """(n,) int64 patch of each query's nearest surface sample of frame i."""
+    uv: np.ndarray
+    """(n,2) its uv in [0,1]^2."""
+
+
+def nearest_sample_map(query: np.ndarray, samples_i: np.ndarray, samples_j: np.ndarray,
+                       target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Discrete f_{i->j}: query (n,3) -> nearest of samples_i (M,3) -> same row of samples_j (M,3)
+    -> nearest of target (T,3). All in one unit system.
+
+    Returns (target index (n,) int64, sample index (n,) int64).
+    """
+    _, s = cKDTree(samples_i).query(query)
+    _, t = cKDTree(target).query(samples_j[s])
+    return np.asarray(t, np.int64), np.asarray(s, np.int64)
+
+
+def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
+               n_samples: int = 3125, seed: int = 0) -> Correspondence:
+    """Map ``points`` (n,3, input units; default frame i's stored cloud) from frame i to frame j.
+
+    n_samples: surface samples per frame (3125 = the evaluation protocol); seed: of the even UVs.
+    """
+    i, j = run._check_frame(i), run._check_frame(j)
+    seq = run.sequence
+    if points is None:
+        query = seq.points[i].astype(np.float64)
+    else:
+        points = np.asarray(points, np.float64)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+            raise CatlasError(f"query points must have shape (n, 3), got {tuple(points.shape)}")
+        if not np.isfinite(points).all():
+            raise CatlasError("query points contain NaN or inf")
+        query = seq.to_normalized(points)
+    sampler = SurfaceSamples(run, n_samples, seed)
+    y_i, y_j, kept, m = sampler.pair(i, j)
+    target = seq.points[j].astype(np.float64)
+    t_idx, s_idx = nearest_sample_map(query, y_i, y_j, target)
+    patch, uv = sampler.layout(kept, m)
+    return Correspondence(source=seq.to_input_units(query), indices=t_idx,
+                          points=seq.to_input_units(target[t_idx]),
+                          surface=seq.to_input_units(y_j[s_idx]),
+                          patch=patch[s_idx].astype(np.int64), uv=uv[s_idx].astype(np.float64))
+
+
+def read_query_points(path: str | Path) -> np.ndarray:
+    """Query points (n,3) from any single-frame file catlas reads (.xyz .txt .npy .ply .obj .off)."""
+    from catlas.data.io import read_frame
+
+    return read_frame(path).points
+
+
+def write_correspondence(path: str | Path, c: Correspondence) -> Path:
+    """Write ``c`` as .npz (arrays by field name) or .csv (one row per query point), by suffix."""
+    from catlas.fileio import atomic_path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".csv"):
+        raise CatlasError(f"{path.name}: output must end in .npz or .csv")
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, source=c.source, indices=c.indices, points=c.points,
+                         surface=c.surface, patch=c.patch, uv=c.uv)
+        else:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["src_x", "src_y", "src_z", "target_index", "x", "y", "z",
+                            "patch", "u", "v"])
+                for k in range(len(c.indices)):
+                    w.writerow([*(f"{x:.9g}" for x in c.source[k]), int(c.indices[k]),
+                                *(f"{x:.9g}" for x in c.points[k]), int(c.patch[k]),
+                                *(f"{x:.9g}" for x in c.uv[k])])
+    return path

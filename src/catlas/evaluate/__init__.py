@@ -1,0 +1,8 @@
+"""The paper's evaluation: metrics on arrays, evaluation-time sampling, the pair protocol, reports."""
+
+from catlas.evaluate.gt import load_gt
+from catlas.evaluate.protocol import EvalResult, EvalSettings, evaluate, sample_frame_pairs
+from catlas.evaluate.sampling import SurfaceSamples, collapsed_patches, kept_patches
+
+__all__ = ["EvalResult", "EvalSettings", "SurfaceSamples", "collapsed_patches", "evaluate",
+           "kept_patches", "load_gt", "sample_frame_pairs"]

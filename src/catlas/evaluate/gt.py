@@ -1,0 +1,50 @@
+"""Ground-truth vertices for evaluation, in a run's normalised units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from catlas.data.io import list_frames, read_array_sequence, read_frame
+from catlas.errors import CatlasError
+
+if TYPE_CHECKING:
+    from catlas.run import Run
+
+__all__ = ["load_gt"]
+
+
+def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
+    """GT vertices ``(K, V, 3)`` float64 in the run's normalised units (same vertex = same index).
+
+    path: a folder of frames or one sequence file, in the input's units (any format catlas
+    reads); it is normalised with the run's centre and scale. None: the vertices stored with
+    the run (fits on meshes that share connectivity).
+    """
+    seq = run.sequence
+    if path is None:
+        if seq.vertices is None:
+            raise CatlasError(f"{run.path}: the run stores no GT vertices (not fit on meshes with "
+                              "shared connectivity); give --gt")
+        return seq.vertices.astype(np.float64)
+    path = Path(path)
+    if path.is_dir():
+        frames = [read_frame(p) for p in list_frames(path)]
+    elif path.is_file():
+        frames = read_array_sequence(path)
+    else:
+        raise CatlasError(f"{path}: no such GT file or folder")
+    if len(frames) != run.n_frames:
+        raise CatlasError(f"{path}: {len(frames)} GT frames but the run has {run.n_frames}")
+    counts = {len(f.points) for f in frames}
+    if len(counts) != 1:
+        bad = next(f for f in frames if len(f.points) != len(frames[0].points))
+        raise CatlasError(f"{bad.name}: {len(bad.points)} vertices but {frames[0].name} has "
+                          f"{len(frames[0].points)}; GT frames must share one vertex order")
+    V = counts.pop()
+    if seq.vertices is not None and seq.vertices.shape[1] != V:
+        raise CatlasError(f"{path}: GT has {V} vertices per frame but the run's input had "
+                          f"{seq.vertices.shape[1]}")
+    return seq.to_normalized(np.stack([f.points for f in frames]))

@@ -1,0 +1,182 @@
+"""The paper's evaluation protocol on a fitted run (evaluation.md 5.1-5.6).
+
+M random frame pairs (A uniform, B uniform over the other frames; seeded here, unlike the
+authors' unseeded draws). Inputs: each frame's latent code comes from the first
+``points_per_step`` (2500 for the paper preset) of the run's stored surface samples, i.e. one
+fixed uniform surface sample of the frame's GT mesh (the authors draw a fresh 2500-point subset
+per pair). Predicted points: n = 3125 per shape as floor(n / P') even UV samples on each kept
+patch. GT: the GT mesh vertices, in the run's normalisation (frame 1's vertex centroid and
+longest bounding-box side). A -> B correspondence: each GT vertex of A -> nearest predicted
+sample of A -> same (patch, uv) in B -> nearest GT vertex of B.
+
+Speed: every frame is decoded once (first pass, with Jacobians) and cached; a pair costs
+KD-tree queries and a K x K comparison (the K x K GT distances are computed once per frame B).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from catlas.errors import CatlasError
+from catlas.evaluate import metrics as mt
+from catlas.evaluate.sampling import MAX_RATIO, SurfaceSamples
+
+if TYPE_CHECKING:
+    from catlas.run import Run
+
+__all__ = ["EvalSettings", "EvalResult", "sample_frame_pairs", "evaluate", "METRICS"]
+
+METRICS: tuple[str, ...] = ("msL2", "mr", "mAUC", "CD")
+
+
+@dataclass
+class EvalSettings:
+    """Protocol settings (defaults = the authors' ``eval_dataset.py``)."""
+
+    pairs: int = 500
+    seed: int = 0
+    """Seed of the pair draws (the even UV sets use ``uv_seed``)."""
+    n_points: int = 3125
+    pck_steps: int = 100
+    pck_min: float = 0.0
+    pck_max: float = 0.02
+    max_ratio: float = MAX_RATIO
+    uv_seed: int = 0
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation produced. Per-pair values are raw (data units / fractions)."""
+
+    settings: EvalSettings
+    pairs: np.ndarray
+    """(M,2) int64 frame indices (A, B)."""
+    per_pair: dict[str, np.ndarray]
+    """Columns of length M: msL2_code, msL2_paper, mr, mAUC_code, mAUC_paper, CD, kept, m."""
+    thresholds: np.ndarray
+    """(T,) PCK thresholds (code: on squared distances; paper: on distances)."""
+    pck: dict[str, np.ndarray]
+    """Convention -> (T,) PCK curve averaged over pairs."""
+    summary: dict = field(default_factory=dict)
+    """JSON-ready: per convention, metric -> {mean, std} in printed units (see PRINT_UNITS)."""
+
+
+def sample_frame_pairs(n_frames: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_pairs, 2)`` int64: A uniform over frames, B uniform over the other frames."""
+    if n_frames < 2:
+        raise CatlasError(f"evaluation needs at least 2 frames, the run has {n_frames}")
+    a = rng.integers(0, n_frames, n_pairs)
+    b = (a + rng.integers(1, n_frames, n_pairs)) % n_frames
+    return np.stack([a, b], axis=1).astype(np.int64)
+
+
+def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
+             progress: Callable[[int, int], None] | None = None) -> EvalResult:
+    """Score ``run`` against GT vertices ``gt`` (K_frames, V, 3) in the run's normalised units."""
+    s = settings or EvalSettings()
+    gt = np.asarray(gt, np.float64)
+    if gt.ndim != 3 or gt.shape[0] != run.n_frames or gt.shape[2] != 3:
+        raise CatlasError(f"GT must have shape ({run.n_frames}, V, 3), got {tuple(gt.shape)}")
+    if s.pairs < 1:
+        raise CatlasError(f"--pairs must be at least 1, got {s.pairs}")
+    t0 = time.perf_counter()
+    pairs = sample_frame_pairs(run.n_frames, s.pairs, np.random.default_rng(s.seed))
+    sampler = SurfaceSamples(run, s.n_points, s.uv_seed, s.max_ratio)
+    sampler.prepare(sorted(set(pairs.ravel().tolist())))
+    thr = mt.pck_thresholds(s.pck_steps, s.pck_min, s.pck_max)
+    V = gt.shape[1]
+    trees: dict[int, cKDTree] = {}
+    proj: dict[tuple, np.ndarray] = {}  # (frame, kept, m) -> (V,) nearest sample of each GT vertex
+    cd: dict[tuple, tuple[float, float]] = {}  # (frame, kept, m) -> chamfer terms
+
+    def tree(f: int) -> cKDTree:
+        if f not in trees:
+            trees[f] = cKDTree(gt[f])
+        return trees[f]
+
+    M = len(pairs)
+    cols = {k: np.empty(M) for k in ("msL2_code", "msL2_paper", "mr", "mAUC_code", "mAUC_paper", "CD")}
+    cols["kept"] = np.empty(M, np.int64)
+    cols["m"] = np.empty(M, np.int64)
+    d_all = np.empty((M, V))
+    r_all = np.empty((M, V))
+    curves = {c: np.empty((M, len(thr))) for c in mt.CONVENTIONS}
+    order = np.argsort(pairs[:, 1], kind="stable")  # group by B: one K x K matrix per frame B
+    sq_b, sq_frame, done = None, -1, 0
+    for n in order:
+        a, b = int(pairs[n, 0]), int(pairs[n, 1])
+        if b != sq_frame:
+            sq_b, sq_frame = mt.pairwise_sqdist(gt[b]), b
+        y_a, y_b, kept, m = sampler.pair(a, b)
+        key = (kept.tobytes(), m)
+        if (a, *key) not in proj:
+            proj[(a, *key)] = cKDTree(y_a).query(gt[a])[1]
+        _, k_b = tree(b).query(y_b[proj[(a, *key)]])
+        d2 = sq_b[np.arange(V), k_b]
+        d = np.sqrt(d2)
+        d_all[n], r_all[n] = d, mt.rank_fractions(sq_b, d2)
+        cols["mr"][n] = r_all[n].mean()
+        for c in mt.CONVENTIONS:
+            cols[f"msL2_{c}"][n] = mt.msl2(d, c)
+            curves[c][n] = mt.pck(d, thr, c)
+            cols[f"mAUC_{c}"][n] = mt.auc(curves[c][n], thr, c)
+        for f, y in ((a, y_a), (b, y_b)):
+            if (f, *key) not in cd:
+                cd[(f, *key)] = mt.chamfer_terms(y, tree(f))
+        # equal sizes (M' predicted, V GT per shape): pooled means = averages of the two shapes
+        (pa, ga), (pb, gb) = cd[(a, *key)], cd[(b, *key)]
+        cols["CD"][n] = 0.5 * (pa + pb) + 0.5 * (ga + gb)
+        cols["kept"][n], cols["m"][n] = int(kept.sum()), m
+        done += 1
+        if progress is not None:
+            progress(done, M)
+    result = EvalResult(s, pairs, cols, thr, {c: v.mean(axis=0) for c, v in curves.items()})
+    result.summary = _summary(result, d_all, r_all, run, V, time.perf_counter() - t0)
+    return result
+
+
+def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
+             seconds: float) -> dict:
+    """Mean +- std per convention in printed units (stds as in evaluation.md 5.6)."""
+    sc, pp = mt.PRINT_SCALE, res.per_pair
+
+    def ms(x: np.ndarray, scale: float) -> dict[str, float]:
+        return {"mean": float(x.mean() * scale), "std": float(x.std() * scale)}
+
+    conv = {}
+    for c in mt.CONVENTIONS:
+        conv[c] = {
+            "msL2": ms(d if c == "code" else d * d, sc["msL2"]),
+            "mr": ms(r, sc["mr"]),
+            "mAUC": ms(pp[f"mAUC_{c}"], sc["mAUC"]),
+            "CD": ms(pp["CD"], sc["CD"]),
+        }
+    return {
+        "conventions": conv,
+        "default_convention": "code",
+        "units": {
+            "msL2": "x1e3 normalised units; code: mean Euclidean distance, paper: mean squared "
+                    "distance (x1e3 normalised units^2)",
+            "mr": "% of GT vertices strictly closer to the true vertex than the prediction",
+            "mAUC": "%; code: PCK on squared distances, thresholds linspace(0, 0.02, 100), AUC = "
+                    "mean of PCK; paper: PCK on distances, trapezoid area / range",
+            "CD": "x1e3 normalised units^2, squared NN distances, each direction averaged "
+                  "(same in both conventions), predicted points vs GT vertices",
+        },
+        "normalisation": {"center": run.sequence.center.tolist(), "scale": run.sequence.scale},
+        "settings": asdict(res.settings),
+        "frames": run.n_frames,
+        "gt_vertices": V,
+        "patches": run.n_patches,
+        "mean_kept_patches": float(pp["kept"].mean()),
+        "predicted_points_per_shape": int(np.round((pp["kept"] * pp["m"]).mean())),
+        "inputs": f"encoder codes from the first {run.config.data.points_per_step} of the run's "
+                  f"{run.sequence.n_stored} stored surface samples per frame (fixed per frame)",
+        "run_iteration": run.iteration,
+        "seconds": round(seconds, 3),
+    }

@@ -1,0 +1,138 @@
+"""Writing and reading evaluation results: metrics.json, per-pair CSV, PCK plot, comparisons."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from catlas.errors import CatlasError
+from catlas.evaluate.metrics import CONVENTIONS, PRINT_SCALE, PRINT_UNITS
+from catlas.evaluate.protocol import METRICS, EvalResult
+from catlas.fileio import atomic_path, atomic_write_text
+
+__all__ = ["EVAL_DIR", "METRICS_FILE", "PAIRS_FILE", "PLOT_FILE", "write_eval", "format_table",
+           "read_metrics", "compare_rows", "format_compare"]
+
+EVAL_DIR = "eval"
+METRICS_FILE = "metrics.json"
+PAIRS_FILE = "pairs.csv"
+PLOT_FILE = "pck.png"
+
+
+def write_eval(run_dir: Path, result: EvalResult, overwrite: bool = False) -> Path:
+    """Write RUN_DIR/eval/{metrics.json, pairs.csv, pck.png}; refuse to replace without overwrite."""
+    out = Path(run_dir) / EVAL_DIR
+    if (out / METRICS_FILE).exists() and not overwrite:
+        raise CatlasError(f"{out / METRICS_FILE}: evaluation exists; use --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_pairs(out / PAIRS_FILE, result)
+    _plot_pck(out / PLOT_FILE, result)
+    atomic_write_text(out / METRICS_FILE, json.dumps(result.summary, indent=2) + "\n")
+    return out
+
+
+def _write_pairs(path: Path, res: EvalResult) -> None:
+    """One row per pair, values in printed units (msL2/CD x1e3, mr/mAUC %)."""
+    pp = res.per_pair
+    cols = [("msL2_code", "msL2"), ("msL2_paper", "msL2"), ("mr", "mr"), ("mAUC_code", "mAUC"),
+            ("mAUC_paper", "mAUC"), ("CD", "CD")]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["pair", "frame_a", "frame_b", *(f"{c} ({PRINT_UNITS[m]})" for c, m in cols),
+                "kept_patches", "uv_per_patch"])
+    for n, (a, b) in enumerate(res.pairs):
+        w.writerow([n, int(a), int(b), *(f"{pp[c][n] * PRINT_SCALE[m]:.6g}" for c, m in cols),
+                    int(pp["kept"][n]), int(pp["m"][n])])
+    atomic_write_text(path, buf.getvalue())
+
+
+def _plot_pck(path: Path, res: EvalResult) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    conv = res.summary.get("conventions", {})
+    labels = {"code": "code: d$^2$ <= t", "paper": "paper: d <= t"}
+    for ax, c in zip(axes, CONVENTIONS):
+        auc = conv.get(c, {}).get("mAUC", {}).get("mean", float("nan"))
+        ax.plot(res.thresholds, res.pck[c] * 100.0, lw=1.8)
+        ax.set_title(f"{labels[c]}  (mAUC {auc:.2f}%)", fontsize=10)
+        ax.set_xlabel("threshold t (" + ("squared " if c == "code" else "") + "normalised units)")
+        ax.set_ylabel("PCK (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{len(res.pairs)} pairs", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def format_table(summary: dict) -> str:
+    """Header + one row per convention (code first), printed units."""
+    head = "convention  " + "  ".join(f"{m} ({PRINT_UNITS[m]})".rjust(12) for m in METRICS)
+    rows = [head]
+    for c in CONVENTIONS:
+        v = summary["conventions"][c]
+        rows.append(f"{c:<10}  " + "  ".join(f"{v[m]['mean']:12.4f}" for m in METRICS))
+    return "\n".join(rows)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """RUN_DIR/eval/metrics.json, or None when the run has not been evaluated."""
+    p = Path(run_dir) / EVAL_DIR / METRICS_FILE
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise CatlasError(f"{p}: unreadable metrics file ({e})") from None
+
+
+def compare_rows(run_dirs: list[Path], convention: str = "code") -> list[dict]:
+    """One dict per run: name, method, the four metrics (printed units; None if not evaluated)
+    and fit wall time (summary.json ``train_seconds``; None if absent)."""
+    from catlas.config import FitConfig
+    from catlas.run import CONFIG, SUMMARY
+
+    rows = []
+    for d in map(Path, run_dirs):
+        if not (d / CONFIG).exists():
+            raise CatlasError(f"{d}: not a catlas run folder (no {CONFIG})")
+        try:
+            method = FitConfig.load(d / CONFIG).loss.method
+        except (OSError, ValueError) as e:
+            raise CatlasError(f"{d / CONFIG}: unreadable ({e})") from None
+        m = read_metrics(d)
+        row = {"run": d.name, "method": method}
+        for k in METRICS:
+            row[k] = None if m is None else m["conventions"][convention][k]["mean"]
+        train = None
+        if (d / SUMMARY).exists():
+            try:
+                train = json.loads((d / SUMMARY).read_text()).get("train_seconds")
+            except ValueError:
+                train = None
+        row["fit_s"] = train
+        rows.append(row)
+    return rows
+
+
+def format_compare(rows: list[dict], convention: str = "code") -> str:
+    """Rows = runs (method), columns msL2, mr, mAUC, CD, fit time; '-' where unknown."""
+    name_w = max([len(f"{r['run']} ({r['method']})") for r in rows] + [10])
+    cols = [f"{m} ({PRINT_UNITS[m]})" for m in METRICS] + ["fit (s)"]
+    out = [f"{'run (method)':<{name_w}}  " + "  ".join(c.rjust(12) for c in cols)
+           + f"   [{convention} convention]"]
+    for r in rows:
+        vals = [r[m] for m in METRICS] + [r["fit_s"]]
+        cells = ["-".rjust(12) if v is None else f"{v:12.4f}" if i < 4 else f"{v:12.1f}"
+                 for i, v in enumerate(vals)]
+        out.append(f"{r['run'] + ' (' + r['method'] + ')':<{name_w}}  " + "  ".join(cells))
+    return "\n".join(out)
