@@ -169,8 +169,11 @@ def test_bad_arrays(tmp_path):
     for name, arr in cases.items():
         np.save(tmp_path / name, arr)
         _raises(lambda: read_frame(tmp_path / name), name)
-    np.save(tmp_path / "seq2d.npy", np.zeros((4, 3)))
-    _raises(lambda: read_array_sequence(tmp_path / "seq2d.npy"), "seq2d.npy")
+    np.save(tmp_path / "one2d.npy", np.arange(12.0).reshape(4, 3))  # one (N, 3) frame
+    one = read_array_sequence(tmp_path / "one2d.npy")
+    assert len(one) == 1 and np.array_equal(one[0].points, np.arange(12.0).reshape(4, 3))
+    np.save(tmp_path / "seq4d.npy", np.zeros((2, 4, 3, 1)))
+    _raises(lambda: read_array_sequence(tmp_path / "seq4d.npy"), "seq4d.npy")
     np.savez(tmp_path / "keys.npz", foo=np.zeros((2, 4, 3)))
     _raises(lambda: read_array_sequence(tmp_path / "keys.npz"), "keys.npz")
     np.savez(tmp_path / "badfaces.npz", vertices=np.zeros((2, 4, 3)), faces=np.array([[0, 1, 9]]))

@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 
 from catlas.errors import CatlasError
 from catlas.evaluate.metrics import CONVENTIONS, PRINT_SCALE, PRINT_UNITS
