@@ -95,6 +95,13 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from catlas.bench import run_bench
+
+    print(run_bench(tuple(args.preset), tuple(args.method), repeats=args.repeats, device=args.device))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="catlas", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -148,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     k.add_argument("--convention", choices=("code", "paper"), default="code")
     k.set_defaults(func=_compare)
+    b = sub.add_parser("bench", help="measure matmul rate, training-step speed, FLOPs and memory")
+    b.add_argument("--preset", nargs="+", default=["paper"], choices=sorted(PRESETS))
+    b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS)
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--device", default="cpu")
+    b.set_defaults(func=_bench)
     return p
 
 

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from catlas.config import FitConfig, TrainConfig
+from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
 from catlas.train.checkpoint import save_checkpoint
@@ -74,6 +75,32 @@ def learning_rate(cfg: TrainConfig, iteration: int) -> float:
     return cfg.lr * 0.1**n_decays
 
 
+def training_step(
+    state: TrainState, cfg: FitConfig, points: torch.Tensor, areas: torch.Tensor | None, lr: float
+) -> dict[str, torch.Tensor]:
+    """One optimisation step (the hot path): draw pairs, points and UV, decode, loss, Adam.
+
+    points: (K, S, 3) stored clouds on the model's device; areas: (K,) or None.
+    Returns the detached loss terms (no host sync).
+    """
+    tc, lc = cfg.train, cfg.loss
+    device = points.device
+    pairs_valid = points.shape[0] > 1
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    frames = sample_pairs(points.shape[0], tc.pairs_per_step, lc.tau, state.generator).to(device)
+    clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
+    per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
+    uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
+    xyz, jacobian = state.model(clouds, uv, jacobian=needs_jacobian(lc, pairs_valid))
+    target_area = areas[frames] if areas is not None else None
+    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    return terms
+
+
 def train(
     run_dir: Path,
     cfg: FitConfig,
@@ -95,9 +122,6 @@ def train(
         warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
     if lc.method == "dsr" and areas is None:
         raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")
-    model, device = state.model, points.device
-    jac = needs_jacobian(lc, pairs_valid)
-    per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     log = LossLog(run_dir, state.iteration)
     window: dict[str, torch.Tensor] = {}
     n_window = 0
@@ -112,17 +136,7 @@ def train(
                     raise Interrupted(state.iteration)
                 t0 = time.perf_counter()
                 lr = learning_rate(tc, state.iteration)
-                for group in state.optimizer.param_groups:
-                    group["lr"] = lr
-                frames = sample_pairs(n_frames, tc.pairs_per_step, lc.tau, state.generator)
-                clouds = sample_points(points, frames.to(device), cfg.data.points_per_step, state.generator)
-                uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
-                xyz, jacobian = model(clouds, uv, jacobian=jac)
-                target_area = areas[frames.to(device)] if areas is not None else None
-                loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
-                state.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                state.optimizer.step()
+                terms = training_step(state, cfg, points, areas, lr)
                 state.iteration += 1
                 state.elapsed += time.perf_counter() - t0
                 _inject_fault(state.iteration)
@@ -133,8 +147,9 @@ def train(
                 if state.iteration % tc.log_every == 0 or state.iteration == tc.iterations:
                     last = {k: float(v) / n_window for k, v in window.items()}
                     if not all(map(_finite, last.values())):
-                        raise FloatingPointError(
-                            f"loss became non-finite at iteration {state.iteration}: {last}")
+                        raise CatlasError(
+                            f"{run_dir}: loss became non-finite at iteration {state.iteration} "
+                            f"({last}); the last checkpoint is intact, try a lower train.lr")
                     log.write(state.iteration, state.elapsed, lr, last)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
                     window, n_window = {}, 0
