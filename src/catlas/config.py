@@ -148,7 +148,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # A small, fast configuration for the built-in example (a minute or two on 2 cores).
         "model": {"code_dim": 128, "decoder_widths": [128, 128, 64]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
-        "train": {"iterations": 600, "uv_samples": 1000, "checkpoint_every": 200},
+        "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500},
     },
     "tiny": {
         # For tests: seconds, not minutes.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -127,7 +128,8 @@ def train(
     n_window = 0
     last: dict[str, float] = {}
     bar = tqdm(total=tc.iterations, initial=state.iteration, disable=not progress,
-               desc=f"fit {lc.method}", unit="it", dynamic_ncols=True)
+               desc=f"fit {lc.method}", unit="it", dynamic_ncols=True,
+               mininterval=0.1 if sys.stderr.isatty() else 30.0)
     try:
         with _deferred_interrupts() as stop_requested:
             while state.iteration < tc.iterations:

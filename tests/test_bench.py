@@ -1,0 +1,24 @@
+"""catlas bench: the analytic FLOP count and the command itself (no timing assertions)."""
+
+from __future__ import annotations
+
+from catlas.bench import run_bench, step_flops
+from catlas.config import make_config
+
+
+def test_step_flops_paper_config_by_hand():
+    cfg = make_config("paper")
+    B, N, S, P, C = 4, 2500, 250, 10, 1024
+    enc = B * N * (3 * 64 + 64 * 128 + 128 * C) + B * 2 * C * C
+    dec_first = B * P * C * 1026 + P * S * 2 * 1026
+    dec_rest = P * B * S * 3 * (1026 * 513 + 513 * 256 + 256 * 3)  # value + 2 tangent rows
+    assert step_flops(cfg) == 3 * 2 * (enc + dec_first + dec_rest)
+    an = make_config("paper", {"loss": {"method": "atlasnet"}})
+    assert step_flops(an) < step_flops(cfg) / 2  # no tangent rows without a Jacobian
+
+
+def test_bench_runs_and_prints_every_method():
+    text = run_bench(("tiny",), ("ours", "atlasnet", "dsr"), repeats=1)
+    assert "GFLOP/s" in text
+    rows = [ln for ln in text.splitlines() if ln.startswith("tiny")]
+    assert [r.split()[1] for r in rows] == ["ours", "atlasnet", "dsr"]
