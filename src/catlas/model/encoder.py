@@ -27,8 +27,21 @@ class PointNetEncoder(nn.Module):
         if points.dim() != 3 or points.shape[-1] != 3:
             raise ValueError(f"expected points of shape (B, N, 3), got {tuple(points.shape)}")
         h = points
-        for k, layer in enumerate(self.point_mlp):
-            h = layer(h)
-            if k < len(self.point_mlp) - 1:
-                h = torch.relu(h)
-        return self.head(h.amax(dim=1))
+        for layer in self.point_mlp[:-1]:
+            h = torch.relu(layer(h))
+        return self.head(_max_pooled_linear(h, self.point_mlp[-1]))
+
+
+def _max_pooled_linear(h: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """max over points of layer(h): h (B, N, D) -> (B, C), same value and gradient as
+    ``layer(h).amax(1)`` (up to ties), but cheaper.
+
+    The (B, N, C) product is only needed to find each channel's maximising point, so it is
+    computed without gradient; the pooled value is then recomputed from those B*C points, and
+    the backward pass touches only them instead of the whole (B, N, C) product. The bias is
+    constant over points, so it is added after pooling.
+    """
+    with torch.no_grad():
+        idx = torch.matmul(h, layer.weight.T).argmax(dim=1)  # (B, C)
+    rows = h.gather(1, idx[..., None].expand(-1, -1, h.shape[2]))  # (B, C, D)
+    return (rows * layer.weight).sum(-1) + layer.bias
