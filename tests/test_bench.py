@@ -22,3 +22,12 @@ def test_bench_runs_and_prints_every_method():
     assert "GFLOP/s" in text
     rows = [ln for ln in text.splitlines() if ln.startswith("tiny")]
     assert [r.split()[1] for r in rows] == ["ours", "atlasnet", "dsr"]
+
+
+def test_step_flops_with_metric_subset():
+    full = make_config("paper")
+    sub = make_config("paper", {"loss": {"metric_samples": 500}})  # 50 of 250 per patch
+    an = make_config("paper", {"loss": {"method": "atlasnet"}})
+    dec_rows = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3  # per sample row, fwd+bwd
+    assert step_flops(full) - step_flops(sub) == dec_rows * 2 * (250 - 50)
+    assert step_flops(sub) - step_flops(an) == dec_rows * 2 * 50

@@ -174,3 +174,15 @@ def test_gradients_through_jacobian_gradcheck():
 
     inputs = (uv, codes, *[p.detach().clone().requires_grad_(True) for p in params])
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
+def test_jacobian_on_a_subset_of_samples():
+    """jacobian=k: the same points, and J equal to the full J at the first k samples."""
+    m = _small()
+    uv, codes = torch.rand(3, 20, 2), torch.rand(4, 12)
+    xyz_full, jac_full = m.decode(codes, uv, jacobian=True)
+    xyz, jac = m.decode(codes, uv, jacobian=7)
+    assert jac.shape == (4, 3, 7, 3, 2)
+    torch.testing.assert_close(xyz, xyz_full)
+    torch.testing.assert_close(jac, jac_full[:, :, :7])
+    assert m.decode(codes, uv, jacobian=0)[1] is None

@@ -17,7 +17,7 @@ import torch
 
 from catlas.config import FitConfig, make_config
 from catlas.train.loop import new_state, training_step
-from catlas.train.objectives import needs_jacobian
+from catlas.train.objectives import jacobian_samples
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -42,9 +42,9 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     enc_dims = (3, *m.encoder_widths, C)
     enc = B * N * sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:])) + B * 2 * C * C
     widths = (*m.resolved_decoder_widths(), 3)
-    streams = 3 if needs_jacobian(cfg.loss, n_frames > 1) else 1
+    k = jacobian_samples(cfg.loss, S, P, n_frames > 1)  # tangent samples per patch (2 rows each)
     first = B * P * C * widths[0] + P * S * 2 * widths[0]
-    rest = P * B * S * streams * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    rest = P * B * (S + 2 * k) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     forward = 2 * (enc + first + rest)
     return 3.0 * forward
 

@@ -63,6 +63,10 @@ class LossConfig:
     """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
     alpha_mc: float = 0.1
     """Weight of the metric-consistency loss (ours)."""
+    metric_samples: int | None = None
+    """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
+    evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
+    Fewer make the step cheaper; the metric term is then a Monte-Carlo estimate on fewer points."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0

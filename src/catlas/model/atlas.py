@@ -28,13 +28,25 @@ class AtlasNetwork(nn.Module):
         return self.encoder(points)
 
     def decode(
-        self, codes: torch.Tensor, uv: torch.Tensor, jacobian: bool = False
+        self, codes: torch.Tensor, uv: torch.Tensor, jacobian: bool | int = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """codes: (B, C), uv: (P, S, 2) -> xyz (B, P, S, 3), J (B, P, S, 3, 2) or None."""
-        return self.decoder(uv, codes, jacobian=jacobian)
+        """codes: (B, C), uv: (P, S, 2) -> xyz (B, P, S, 3) and J or None.
+
+        jacobian: False (no J), True (J at all S samples: (B, P, S, 3, 2)), or an int k < S
+        (J at the first k samples of each patch only: (B, P, k, 3, 2)); the tangents then cost
+        2k rows per patch and frame instead of 2S. The points are the same either way.
+        """
+        S = uv.shape[1]
+        if isinstance(jacobian, bool) or jacobian >= S:
+            return self.decoder(uv, codes, jacobian=bool(jacobian))
+        if jacobian <= 0:
+            return self.decoder(uv, codes, jacobian=False)
+        xyz_j, jac = self.decoder(uv[:, :jacobian], codes, jacobian=True)
+        xyz_rest, _ = self.decoder(uv[:, jacobian:], codes, jacobian=False)
+        return torch.cat((xyz_j, xyz_rest), dim=2), jac
 
     def forward(
-        self, points: torch.Tensor, uv: torch.Tensor, jacobian: bool = False
+        self, points: torch.Tensor, uv: torch.Tensor, jacobian: bool | int = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """points: (B, N, 3), uv: (P, S, 2) -> xyz (B, P, S, 3), J (B, P, S, 3, 2) or None."""
+        """points: (B, N, 3), uv: (P, S, 2) -> see :meth:`decode`."""
         return self.decode(self.encode(points), uv, jacobian)

@@ -16,6 +16,15 @@ def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
     return (cfg.method == "ours" and pairs_valid) or cfg.method == "dsr"
 
 
+def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool) -> int:
+    """UV samples per patch at which a step needs the Jacobian (0 = none)."""
+    if not needs_jacobian(cfg, pairs_valid):
+        return 0
+    if cfg.metric_samples is None:
+        return per_patch
+    return max(1, min(per_patch, cfg.metric_samples // n_patches))
+
+
 def step_loss(
     xyz: torch.Tensor,
     jac: torch.Tensor | None,
