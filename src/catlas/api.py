@@ -19,6 +19,7 @@ from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
+from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.loop import new_state, train
 
 __all__ = ["fit", "load_run"]
@@ -42,24 +43,38 @@ def fit(
     resume: continue the run in ``out`` exactly where its last checkpoint stopped
         (``overrides`` may only change ``train.iterations``, to extend a run).
     overwrite: replace an existing run folder (only one that holds a catlas run, or is empty).
+
+    Under ``torchrun`` (WORLD_SIZE > 1) the fit runs data-parallel over the processes; see
+    :mod:`catlas.train.distributed`. Only rank 0 writes files; every rank returns the Run.
     """
     out = Path(out)
     t_wall = time.perf_counter()
+    par = init_from_env()  # None in a single process
     if resume:
-        cfg, seq, state = _prepare_resume(out, overrides)
+        cfg, seq, state = _prepare_resume(out, overrides, par)
     else:
         if input is None:
             raise CatlasError("no input given (a folder of frames or a .npy/.npz file)")
         cfg = config if config is not None else make_config(preset, overrides)
-        _claim_run_dir(out, overwrite)
+        if par is not None:
+            par.check_config(cfg)
+        on_main(par, lambda: _claim_run_dir(out, overwrite))
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         device = resolve_device(cfg.device)
-        out.mkdir(parents=True, exist_ok=True)
-        cfg.save(out / CONFIG)
-        seq.save_npz(out / SEQUENCE)
-        state = new_state(cfg, device)
+        if par is not None:
+            device = par.device(device)
+
+        def write_inputs() -> None:
+            out.mkdir(parents=True, exist_ok=True)
+            cfg.save(out / CONFIG)
+            seq.save_npz(out / SEQUENCE)
+
+        on_main(par, write_inputs)
+        state = new_state(cfg, device, seq.n_frames)
+    if par is not None:
+        par.attach(state, cfg)
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     device = next(state.model.parameters()).device
@@ -68,6 +83,8 @@ def fit(
     start_iteration = state.iteration
     last = train(out, cfg, state, points, areas, progress=progress)
     run = load_run(out, device=str(device))
+    if par is not None and not par.is_main:
+        return run  # rank 0 writes the meshes and the summary
     run.write_meshes()
     summary = {
         "method": cfg.loss.method,
@@ -80,6 +97,7 @@ def fit(
         "session_wall_seconds": round(time.perf_counter() - t_wall, 3),
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "processes": 1 if par is None else par.world_size,
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
@@ -99,7 +117,7 @@ def _claim_run_dir(out: Path, overwrite: bool) -> None:
     shutil.rmtree(out)
 
 
-def _prepare_resume(out: Path, overrides: dict[str, Any] | None):
+def _prepare_resume(out: Path, overrides: dict[str, Any] | None, par: DataParallel | None = None):
     if not (out / CONFIG).exists():
         raise CatlasError(f"{out}: nothing to resume (no {CONFIG})")
     cfg = FitConfig.load(out / CONFIG)
@@ -108,10 +126,14 @@ def _prepare_resume(out: Path, overrides: dict[str, Any] | None):
         raise CatlasError(f"{out}: only train.iterations can change on resume")
     if "iterations" in overrides.get("train", {}):
         cfg.train.iterations = int(overrides["train"]["iterations"])
-        cfg.save(out / CONFIG)
+        on_main(par, lambda: cfg.save(out / CONFIG))
+    if par is not None:
+        par.check_config(cfg)
     seq = Sequence.load_npz(out / SEQUENCE)
     device = resolve_device(cfg.device)
-    state = new_state(cfg, device)
+    if par is not None:
+        device = par.device(device)
+    state = new_state(cfg, device, seq.n_frames)
     if has_checkpoint(out):
         state.load_state_dict(load_checkpoint(out, map_location=device))
     else:

@@ -41,6 +41,8 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     C, P = m.code_dim, m.n_patches
     enc_dims = (3, *m.encoder_widths, C)
     enc = B * N * sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:])) + B * 2 * C * C
+    if m.latent == "per_frame":
+        enc = 0
     widths = (*m.resolved_decoder_widths(), 3)
     k = jacobian_samples(cfg.loss, S, P, n_frames > 1)  # tangent samples per patch (2 rows each)
     first = B * P * C * widths[0] + P * S * 2 * widths[0]
@@ -68,7 +70,7 @@ def time_step(cfg: FitConfig, repeats: int = 5, warmup: int = 2, n_frames: int =
     """Median wall time of the training step on random clouds (same shapes as a real fit)."""
     device = torch.device("cpu") if cfg.device == "auto" and not torch.cuda.is_available() else (
         torch.device("cuda") if cfg.device == "auto" else torch.device(cfg.device))
-    state = new_state(cfg, device)
+    state = new_state(cfg, device, n_frames)
     g = torch.Generator().manual_seed(0)
     points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
     areas = torch.full((n_frames,), 0.8, device=device)

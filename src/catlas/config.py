@@ -39,12 +39,19 @@ class ModelConfig:
 
     code_dim: int = 1024
     """Latent code size C."""
+    latent: str = "encoder"
+    """Where a frame's code comes from: "encoder" (PointNet on its cloud, the paper) or
+    "per_frame" (one learnable code per frame, all starting equal, i.e. from one shape)."""
     n_patches: int = 10
     """Number of patches P."""
     encoder_widths: tuple[int, ...] = (64, 128)
     """Hidden widths of the per-point MLP before the C-wide layer."""
     decoder_widths: tuple[int, ...] | None = None
     """Hidden widths of each patch MLP; None = the paper's (C+2, (C+2)//2, (C+2)//4)."""
+
+    def __post_init__(self) -> None:
+        if self.latent not in ("encoder", "per_frame"):
+            raise ValueError(f"unknown latent {self.latent!r}; choose encoder or per_frame")
 
     def resolved_decoder_widths(self) -> tuple[int, ...]:
         if self.decoder_widths is not None:

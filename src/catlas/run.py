@@ -66,6 +66,8 @@ class Run:
     @torch.inference_mode()
     def codes(self) -> torch.Tensor:
         """(K, C) latent code of every frame, from its first ``points_per_step`` stored points."""
+        if self._codes is None and self.model.frame_codes is not None:
+            self._codes = self.model.frame_codes.detach().clone()
         if self._codes is None:
             n = self.config.data.points_per_step
             pts = torch.as_tensor(self.sequence.points[:, :n], device=self.device)
@@ -139,7 +141,7 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     seq = Sequence.load_npz(path / SEQUENCE)
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
-    model = AtlasNetwork(cfg.model).to(dev)
+    model = AtlasNetwork(cfg.model, seq.n_frames).to(dev)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:

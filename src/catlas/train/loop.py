@@ -10,7 +10,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from tqdm import tqdm
@@ -21,7 +21,7 @@ from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
 from catlas.train.checkpoint import save_checkpoint
 from catlas.train.log import LossLog
-from catlas.train.objectives import needs_jacobian, step_loss
+from catlas.train.objectives import jacobian_samples, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
 
 
@@ -42,6 +42,7 @@ class TrainState:
     generator: torch.Generator  # CPU generator for pairs, point draws and UV samples
     iteration: int = 0
     elapsed: float = 0.0  # seconds of training so far, over all sessions
+    parallel: Any = None  # catlas.train.distributed.DataParallel under torchrun; None otherwise
 
     def state_dict(self, cfg: FitConfig) -> dict:
         return {
@@ -61,10 +62,11 @@ class TrainState:
         self.elapsed = float(state["elapsed"])
 
 
-def new_state(cfg: FitConfig, device: torch.device) -> TrainState:
-    """A freshly initialised model/optimiser; the seed fixes the weights and every draw."""
+def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None) -> TrainState:
+    """A freshly initialised model/optimiser; the seed fixes the weights and every draw.
+    n_frames is needed for per-frame codes."""
     torch.manual_seed(cfg.train.seed)
-    model = AtlasNetwork(cfg.model).to(device)
+    model = AtlasNetwork(cfg.model, n_frames).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     generator = torch.Generator().manual_seed(cfg.train.seed)
     return TrainState(model, optimizer, generator)
@@ -93,7 +95,11 @@ def training_step(
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
-    xyz, jacobian = state.model(clouds, uv, jacobian=needs_jacobian(lc, pairs_valid))
+    model = state.model
+    if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
+        frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
+    n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid)
+    xyz, jacobian = model(clouds, uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
     loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
     state.optimizer.zero_grad(set_to_none=True)
@@ -123,18 +129,21 @@ def train(
         warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
     if lc.method == "dsr" and areas is None:
         raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")
-    log = LossLog(run_dir, state.iteration)
+    par = state.parallel  # under torchrun: rank 0 alone writes the log and checkpoints
+    main = par is None or par.is_main
+    log = LossLog(run_dir, state.iteration) if main else None
     window: dict[str, torch.Tensor] = {}
     n_window = 0
     last: dict[str, float] = {}
-    bar = tqdm(total=tc.iterations, initial=state.iteration, disable=not progress,
+    bar = tqdm(total=tc.iterations, initial=state.iteration, disable=not (progress and main),
                desc=f"fit {lc.method}", unit="it", dynamic_ncols=True,
                mininterval=0.1 if sys.stderr.isatty() else 30.0)
     try:
         with _deferred_interrupts() as stop_requested:
             while state.iteration < tc.iterations:
-                if stop_requested():
-                    save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+                if (stop_requested() if par is None
+                        else par.stop_requested(stop_requested, state.iteration, tc.log_every)):
+                    _checkpoint(run_dir, cfg, state)
                     raise Interrupted(state.iteration)
                 t0 = time.perf_counter()
                 lr = learning_rate(tc, state.iteration)
@@ -147,20 +156,34 @@ def train(
                 n_window += 1
                 bar.update(1)
                 if state.iteration % tc.log_every == 0 or state.iteration == tc.iterations:
+                    if par is not None:  # global-batch values: the mean over ranks
+                        window = par.mean_terms(window)
                     last = {k: float(v) / n_window for k, v in window.items()}
                     if not all(map(_finite, last.values())):
                         raise CatlasError(
                             f"{run_dir}: loss became non-finite at iteration {state.iteration} "
                             f"({last}); the last checkpoint is intact, try a lower train.lr")
-                    log.write(state.iteration, state.elapsed, lr, last)
+                    if log is not None:
+                        log.write(state.iteration, state.elapsed, lr, last)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
                     window, n_window = {}, 0
                 if state.iteration % tc.checkpoint_every == 0 or state.iteration == tc.iterations:
-                    save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+                    _checkpoint(run_dir, cfg, state)
     finally:
         bar.close()
-        log.close()
+        if log is not None:
+            log.close()
     return last
+
+
+def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
+    """Write a checkpoint; under torchrun rank 0 writes it while the other ranks wait."""
+    if state.parallel is None:
+        save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+    else:
+        from catlas.train.distributed import on_main
+
+        on_main(state.parallel, lambda: save_checkpoint(run_dir, state.state_dict(cfg), state.iteration))
 
 
 def _inject_fault(iteration: int) -> None:

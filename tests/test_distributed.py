@@ -1,0 +1,160 @@
+"""Data-parallel fits under torchrun (2 CPU processes, gloo) match a single-process fit.
+
+Tolerance: both runs draw the same global batch from the same generator; the only difference
+is float32 summation order (per-rank means averaged over ranks vs. one full-batch mean, and
+DDP's bucketed gradient all-reduce). Measured parameter differences after 6 Adam steps are a
+few ULPs (<= 1.5e-8 absolute on weights of size ~0.2), so ``rtol=1e-5, atol=1e-6`` leaves
+> 50x headroom while still catching any real difference (a wrong shard, a missing gradient
+average or a different draw moves weights by ~lr = 1e-3). losses.csv holds 6 significant
+digits, so logged losses are compared with ``rtol=1e-4`` (a last-digit flip is <= 2e-5);
+metric consistency is ~1e-17 at this size, hence the ``atol``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from catlas.config import make_config
+from catlas.errors import CatlasError
+from catlas.train.checkpoint import load_checkpoint
+from catlas.train.distributed import DataParallel, frame_shard, init_from_env
+
+COMMON = ["--preset", "tiny", "--device", "cpu", "--quiet", "--iterations", "6",
+          "--set", "train.threads=1", "--set", "train.pairs_per_step=2",
+          "--set", "train.log_every=2", "--set", "train.checkpoint_every=2"]
+_DIST_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
+    return {**env, **extra}
+
+
+def _single(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "catlas", *args], capture_output=True, text=True,
+                          env=_env(**env), timeout=120)
+
+
+def _torchrun(*args: str, **env: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "catlas", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=_env(**env), timeout=120)
+
+
+def _losses(run: Path) -> tuple[list[str], torch.Tensor]:
+    with (run / "losses.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [i for i, c in enumerate(rows[0]) if c != "seconds"]  # wall clock differs
+    return [rows[0][i] for i in keep], torch.tensor([[float(r[i]) for i in keep] for r in rows[1:]],
+                                                    dtype=torch.float64)
+
+
+def _assert_same_fit(ref: Path, run: Path) -> None:
+    a, b = load_checkpoint(ref), load_checkpoint(run)
+    assert a["iteration"] == b["iteration"] == 6
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-5, atol=1e-6, msg=k)
+    cols_a, la = _losses(ref)
+    cols_b, lb = _losses(run)
+    assert cols_a == cols_b and la.shape == lb.shape == (3, len(cols_a))
+    torch.testing.assert_close(lb, la, rtol=1e-4, atol=1e-6)
+    fa = json.loads((ref / "summary.json").read_text())["final_losses"]
+    fb = json.loads((run / "summary.json").read_text())["final_losses"]
+    assert fa.keys() == fb.keys()
+    for k in fa:
+        assert fb[k] == pytest.approx(fa[k], rel=1e-5, abs=1e-6), k
+
+
+@pytest.fixture(scope="module")
+def reference(example_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("single") / "run"
+    res = _single("fit", str(example_dir), "--out", str(out), *COMMON)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "summary.json").read_text())["processes"] == 1
+    return out
+
+
+def test_two_processes_match_one(example_dir, reference, tmp_path):
+    out = tmp_path / "ddp"
+    res = _torchrun("fit", str(example_dir), "--out", str(out), *COMMON)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("wrote ") == 1  # messages from rank 0 only
+    assert json.loads((out / "summary.json").read_text())["processes"] == 2
+    assert len(list((out / "meshes").glob("frame_*.obj"))) == 6
+    _assert_same_fit(reference, out)
+
+
+def test_kill_and_resume_under_torchrun(example_dir, reference, tmp_path):
+    """Both ranks die after step 5 (checkpoint at 4); resuming under torchrun ends where the
+    uninterrupted single-process fit does: all ranks load the same checkpoint and generator."""
+    out = tmp_path / "k"
+    killed = _torchrun("fit", str(example_dir), "--out", str(out), *COMMON, CATLAS_TEST_SIGNAL_AT="KILL:5")
+    assert killed.returncode != 0
+    assert json.loads((out / "checkpoint.json").read_text())["iteration"] == 4
+    resumed = _torchrun("fit", "--resume", str(out), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_fit(reference, out)
+
+
+def test_config_checks():
+    cfg = make_config("tiny", {"train": {"pairs_per_step": 3}})
+    with pytest.raises(CatlasError, match="divisible"):
+        DataParallel(0, 2, 0).check_config(cfg)
+    DataParallel(0, 3, 0).check_config(cfg)
+    with pytest.raises(CatlasError, match="dsr"):
+        DataParallel(1, 2, 1).check_config(make_config("tiny", {"loss": {"method": "dsr"}}))
+
+
+def test_single_process_is_not_distributed(monkeypatch):
+    for k in _DIST_VARS:
+        monkeypatch.delenv(k, raising=False)
+    assert init_from_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert init_from_env() is None
+
+
+def test_frame_shards_split_whole_pairs():
+    assert [frame_shard(4, r, 2) for r in (0, 1)] == [slice(0, 4), slice(4, 8)]
+    assert [frame_shard(6, r, 3) for r in (0, 1, 2)] == [slice(0, 4), slice(4, 8), slice(8, 12)]
+
+
+def test_training_step_decodes_only_its_shard(example_dir):
+    """With a shard, a step draws the full global batch (the generator advances as in a single
+    process) but its loss covers only this rank's pairs."""
+    import numpy as np
+
+    from catlas.data import load_sequence
+    from catlas.geometry.uv import random_uv
+    from catlas.train.loop import new_state, training_step
+    from catlas.train.objectives import step_loss
+    from catlas.train.pairs import sample_pairs, sample_points
+
+    cfg = make_config("tiny", {"device": "cpu", "train": {"pairs_per_step": 2}})
+    seq = load_sequence(example_dir, cfg.data, np.random.default_rng(0))
+    points = torch.as_tensor(seq.points, dtype=torch.float32)
+    full, part = new_state(cfg, torch.device("cpu")), new_state(cfg, torch.device("cpu"))
+    shard = frame_shard(2, 1, 2)
+    part.parallel = SimpleNamespace(shard=shard, ddp=part.model)
+    g = torch.Generator().manual_seed(cfg.train.seed)  # replay the draws by hand
+    frames = sample_pairs(points.shape[0], 2, cfg.loss.tau, g)
+    clouds = sample_points(points, frames, cfg.data.points_per_step, g)
+    uv = random_uv(cfg.model.n_patches, cfg.train.uv_samples // cfg.model.n_patches, g)
+    with torch.no_grad():
+        xyz, jac = full.model(clouds[shard], uv, jacobian=True)
+    _, expected = step_loss(xyz, jac, clouds[shard], cfg.loss)
+    got = training_step(part, cfg, points, None, cfg.train.lr)
+    whole = training_step(full, cfg, points, None, cfg.train.lr)
+    for k in expected:
+        torch.testing.assert_close(got[k], expected[k], rtol=0, atol=0, msg=k)
+    assert not torch.equal(got["chamfer"], whole["chamfer"])
+    assert torch.equal(part.generator.get_state(), full.generator.get_state())
