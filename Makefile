@@ -12,13 +12,17 @@ $(VENV_STAMP): pyproject.toml
 
 setup: $(VENV_STAMP)
 
+# The Khronos glTF validator (npm) for the GLB export test; optional: the test skips without it.
+.tools/.installed:
+	-command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix .tools gltf-validator@2.0.0-dev.3.10 && touch .tools/.installed
+
 ## Set up, then fit the built-in example (a walking quadruped) and write runs/demo.
 demo: $(VENV_STAMP)
 	$(PY) -m catlas example runs/example --force
 	$(PY) -m catlas fit runs/example --out runs/demo --preset demo --overwrite
 
 ## Set up, then run the test suite (fast tests; see test-slow for the rest).
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) .tools/.installed
 	$(PY) -m pytest -q
 
 test-slow: $(VENV_STAMP)

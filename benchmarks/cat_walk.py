@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import catlas
+from catlas.config import merge_dicts, parse_override
 from catlas.evaluate import EvalSettings, evaluate, load_gt
 from catlas.evaluate.report import write_eval
 
@@ -35,6 +36,8 @@ def main() -> int:
     p.add_argument("--methods", nargs="+", default=["ours", "atlasnet", "dsr"])
     p.add_argument("--pairs", type=int, default=500)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_cat_walk")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="extra setting for every fit (repeatable), e.g. model.latent=per_frame")
     args = p.parse_args()
     if not args.data.is_dir():
         print(f"skipped: {args.data} is absent (the benchmark reads ../shared/data/cat_walk)")
@@ -43,7 +46,10 @@ def main() -> int:
     for method in args.methods:
         for seed in args.seeds:
             out = args.out / f"{method}_s{seed}"
-            overrides: dict = {"loss": {"method": method}, "train": {"seed": seed}, "device": "cpu"}
+            overrides: dict = {"device": "cpu"}
+            for text in args.set:
+                overrides = merge_dicts(overrides, parse_override(text))
+            overrides = merge_dicts(overrides, {"loss": {"method": method}, "train": {"seed": seed}})
             if args.iterations is not None:
                 overrides["train"]["iterations"] = args.iterations
             t0 = time.perf_counter()
@@ -66,7 +72,8 @@ def main() -> int:
 
 def _table(rows: dict[str, list[dict]], args: argparse.Namespace) -> str:
     it = rows[next(iter(rows))][0]["iterations"]
-    head = (f"cat_walk, preset `{args.preset}`, {it} iterations, seeds {args.seeds}, {args.pairs} pairs; "
+    extra = f" ({', '.join(args.set)})" if args.set else ""
+    head = (f"cat_walk, preset `{args.preset}`{extra}, {it} iterations, seeds {args.seeds}, {args.pairs} pairs; "
             "mean +- std over seeds; authors'-code convention (msL2 x1e3 mean Euclidean, mr %, "
             "mAUC % on squared distances, CD x1e3)\n\n"
             "| method | msL2 | mr | mAUC | CD | train s |\n|---|---|---|---|---|---|")

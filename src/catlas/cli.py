@@ -102,6 +102,47 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from catlas.export.sequence import export_run
+    from catlas.run import load_run
+
+    run = load_run(args.run_dir, device=args.device)
+    written = export_run(run, args.format, out=args.out, resolution=args.resolution,
+                         overwrite=args.overwrite, fps=args.fps,
+                         drop_collapsed=not args.keep_collapsed, progress=not args.quiet)
+    for fmt, paths in written.items():
+        print(f"wrote {fmt}: {len(paths)} files in {paths[0].parent}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from catlas.render.sequence import RenderSettings, render_frames
+    from catlas.run import load_run
+
+    run = load_run(args.run_dir, device=args.device)
+    out = Path(args.out) if args.out else run.path / "render"
+    if args.correspondences:
+        from catlas.render.correspondence import render_correspondences
+
+        paths = render_correspondences(run, out, gt=args.gt, reference=args.reference,
+                                       n_frames=args.frames, up=args.up, azim=args.azim,
+                                       elev=args.elev, overwrite=args.overwrite,
+                                       progress=not args.quiet)
+    else:
+        if args.gt:
+            raise CatlasError("--gt is used with --correspondences")
+        settings = RenderSettings(size=args.size, up=args.up, azim=args.azim, elev=args.elev,
+                                  fps=args.fps, drop_collapsed=not args.keep_collapsed,
+                                  **({"resolution": args.resolution} if args.resolution else {}))
+        paths = render_frames(run, out, gif=args.gif, mp4=args.mp4, settings=settings,
+                              overwrite=args.overwrite, progress=not args.quiet)
+    print(f"wrote {len(paths)} files to {out}")
+    for p in paths:
+        if p.suffix != ".png" or p.parent == out:
+            print(f"  {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="catlas", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,6 +202,44 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default="cpu")
     b.set_defaults(func=_bench)
+
+    x = sub.add_parser("export", help="write the surface sequence as OBJ/PLY per frame, GLB or PC2")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--format", nargs="+", required=True, choices=("obj", "ply", "glb", "pc2"),
+                   help="obj/ply: one file per frame; glb: one animated file (morph targets); "
+                        "pc2: point cache + the frame-0 OBJ it animates")
+    x.add_argument("--resolution", type=int, metavar="R", help="UV grid per patch (default: the run's)")
+    x.add_argument("--out", metavar="DIR", help="default RUN_DIR/export/FORMAT")
+    x.add_argument("--fps", type=float, default=12.0, help="GLB animation frame rate")
+    x.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
+    x.add_argument("--overwrite", action="store_true", help="replace existing files")
+    x.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
+    x.set_defaults(func=_export)
+
+    r = sub.add_parser("render", help="pictures of the textured reconstruction, GIF/MP4, correspondences")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--out", metavar="DIR", help="default RUN_DIR/render")
+    r.add_argument("--gif", action="store_true", help="also write surface.gif and side_by_side.gif")
+    r.add_argument("--mp4", action="store_true", help="also write surface.mp4 and side_by_side.mp4")
+    r.add_argument("--correspondences", action="store_true",
+                   help="instead: input clouds coloured through the map to --reference, and "
+                        "error heat maps when GT is known")
+    r.add_argument("--gt", metavar="GT_SEQUENCE",
+                   help="GT vertices for the error map (default: those stored with the run)")
+    r.add_argument("--reference", type=int, default=0, help="reference frame of --correspondences")
+    r.add_argument("--frames", type=int, default=5, help="frames shown by --correspondences")
+    r.add_argument("--size", type=int, default=480, help="image height and width of one panel")
+    r.add_argument("--resolution", type=int, metavar="R", help="UV grid per patch (default 33)")
+    r.add_argument("--fps", type=float, default=12.0)
+    r.add_argument("--up", choices=("x", "y", "z"), default="y", help="world up axis")
+    r.add_argument("--azim", type=float, default=35.0, help="camera azimuth, degrees")
+    r.add_argument("--elev", type=float, default=20.0, help="camera elevation, degrees")
+    r.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
+    r.add_argument("--overwrite", action="store_true", help="replace existing files")
+    r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_render)
     return p
 
 

@@ -1,0 +1,278 @@
+"""A run's surfaces for every frame as one mesh sequence with fixed connectivity, and the
+sequence exporters: OBJ / PLY per frame, one animated GLB, a PC2 point cache.
+
+Collapsed patches (evaluation.md 5.4: mean det g of a patch < 1e-3 x the mean over patches)
+are left out, but only those collapsed in *every* frame, so all frames keep the same vertices
+and faces in the same order. Coordinates are in the input's units.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from catlas.errors import CatlasError
+from catlas.export.obj import obj_text
+from catlas.export.texture import checker_texture, png_bytes
+from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
+from catlas.geometry.uv import grid_uv
+
+if TYPE_CHECKING:
+    from catlas.run import Run
+
+__all__ = ["FORMATS", "MeshSequence", "persistent_patches", "mesh_sequence", "frame_name",
+           "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
+           "MATERIAL_NAME", "PC2_MAGIC"]
+
+FORMATS = ("obj", "ply", "glb", "pc2")
+TEXTURE_PNG = "atlas_checker.png"
+MATERIAL_MTL = "atlas.mtl"
+MATERIAL_NAME = "atlas_checker"
+PC2_MAGIC = b"POINTCACHE2\0"
+_PC2_HEADER = struct.Struct("<12siiffi")
+
+
+@dataclass
+class MeshSequence:
+    """K frames of one triangle mesh (same faces, same vertex order), input units."""
+
+    vertices: np.ndarray  # (K, V, 3) float64
+    faces: np.ndarray  # (F, 3) int64
+    texcoords: np.ndarray  # (V, 2) OBJ convention (v = 0 at the bottom of the image)
+    patch: np.ndarray  # (V,) int64 patch of each vertex (original patch numbering)
+    uv: np.ndarray  # (V, 2) each vertex's uv in its patch's [0, 1]^2
+    kept: np.ndarray  # (P,) bool patches kept
+    resolution: int
+    names: list[str]  # (K,) input frame names
+
+    @property
+    def n_frames(self) -> int:
+        return self.vertices.shape[0]
+
+    @property
+    def n_patches(self) -> int:
+        return len(self.kept)
+
+    def face_patch_uv(self) -> tuple[np.ndarray, np.ndarray]:
+        """Patch (F,) and uv centroid (F, 2) of every face (for per-face checker colours)."""
+        return self.patch[self.faces[:, 0]], self.uv[self.faces].mean(axis=1)
+
+
+def persistent_patches(run: "Run", n_points: int = 3125, progress: bool = False) -> np.ndarray:
+    """``(P,)`` bool: patches kept for a whole-sequence output = not collapsed in at least one
+    frame (the paper's rule per frame, at its evaluation sampling); all if every patch
+    collapses in every frame."""
+    from catlas.evaluate.sampling import SurfaceSamples
+
+    samples = SurfaceSamples(run, max(n_points, run.n_patches))
+    chunks = [list(range(a, min(a + 8, run.n_frames))) for a in range(0, run.n_frames, 8)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=run.n_frames, desc="finding collapsed patches", unit="frame", leave=False)
+    for chunk in chunks:
+        samples.prepare(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    collapsed = np.stack([samples.collapsed(k) for k in range(run.n_frames)])  # (K, P)
+    keep = ~collapsed.all(axis=0)
+    return keep if keep.any() else np.ones_like(keep)
+
+
+def _progress(it: Iterable, total: int, desc: str, progress: bool):
+    if not progress:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, desc=desc, unit="frame", leave=False)
+
+
+def mesh_sequence(run: "Run", resolution: int | None = None, drop_collapsed: bool = True,
+                  progress: bool = False) -> MeshSequence:
+    """Decode every frame's atlas mesh (:meth:`Run.mesh`) and drop persistently collapsed patches."""
+    r = resolution or run.config.train.mesh_resolution
+    if r < 2:
+        raise CatlasError(f"resolution must be at least 2, got {r}")
+    K = run.n_frames
+    kept = persistent_patches(run, progress=progress) if drop_collapsed else np.ones(run.n_patches, bool)
+    frames = []
+    first = None
+    for k in _progress(range(K), K, "decoding frames", progress):
+        m = run.mesh(k, r)
+        first = first or m
+        frames.append(m.vertices)
+    assert first is not None
+    vmask = kept[first.patch]
+    remap = np.full(len(vmask), -1, np.int64)
+    remap[vmask] = np.arange(int(vmask.sum()))
+    faces = remap[first.faces]
+    faces = faces[(faces >= 0).all(axis=1)]
+    uv = np.tile(grid_uv(r).numpy().astype(np.float64), (run.n_patches, 1))
+    verts = np.stack(frames)[:, vmask].astype(np.float64)
+    return MeshSequence(vertices=verts, faces=faces, texcoords=first.texcoords[vmask].astype(np.float64),
+                        patch=first.patch[vmask].astype(np.int64), uv=uv[vmask], kept=kept,
+                        resolution=r, names=list(run.sequence.names))
+
+
+def frame_name(k: int, n_frames: int, suffix: str) -> str:
+    """``frame_0007.obj``: zero-padded to at least 4 digits (more for long sequences)."""
+    width = max(4, len(str(max(n_frames - 1, 0))))
+    return f"frame_{k:0{width}d}{suffix}"
+
+
+# ----------------------------------------------------------------------------- writers
+
+def mtl_text(texture: str = TEXTURE_PNG, name: str = MATERIAL_NAME) -> str:
+    return (f"# catlas atlas checkerboard\nnewmtl {name}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\n"
+            f"d 1\nillum 1\nmap_Kd {texture}\n")
+
+
+def ply_bytes(vertices: np.ndarray, faces: np.ndarray, texcoords: np.ndarray | None = None,
+              patch: np.ndarray | None = None, comment: str = "") -> bytes:
+    """Binary little-endian PLY: vertex x y z (float), s t (float), patch (int); face lists."""
+    V = len(vertices)
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if texcoords is not None:
+        fields += [("s", "<f4"), ("t", "<f4")]
+    if patch is not None:
+        fields += [("patch", "<i4")]
+    vert = np.empty(V, dtype=fields)
+    vert["x"], vert["y"], vert["z"] = np.asarray(vertices, np.float64).T
+    if texcoords is not None:
+        vert["s"], vert["t"] = np.asarray(texcoords, np.float64).T
+    if patch is not None:
+        vert["patch"] = patch
+    face = np.empty(len(faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
+    face["n"] = 3
+    face["idx"] = faces
+    ply_type = {"<f4": "float", "<i4": "int"}
+    header = ["ply", "format binary_little_endian 1.0"]
+    header += [f"comment {line}" for line in comment.splitlines()]
+    header.append(f"element vertex {V}")
+    header += [f"property {ply_type[t]} {n}" for n, t in fields]
+    header += [f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header"]
+    return ("\n".join(header) + "\n").encode("ascii") + vert.tobytes() + face.tobytes()
+
+
+def write_ply(path: str | Path, vertices, faces, texcoords=None, patch=None, comment: str = "") -> None:
+    atomic_write_bytes(path, ply_bytes(vertices, faces, texcoords, patch, comment))
+
+
+def write_pc2(path: str | Path, frames: np.ndarray, start_frame: float = 1.0,
+              sample_rate: float = 1.0) -> None:
+    """Blender / 3ds Max point cache: header (magic, version 1, points, start frame, sample
+    rate, samples) then float32 x y z per point per frame."""
+    frames = np.asarray(frames, np.float64)
+    if frames.ndim != 3 or frames.shape[2] != 3:
+        raise ValueError(f"frames must have shape (K, V, 3), got {frames.shape}")
+    K, V, _ = frames.shape
+    header = _PC2_HEADER.pack(PC2_MAGIC, 1, V, float(start_frame), float(sample_rate), K)
+    atomic_write_bytes(path, header + frames.astype("<f4").tobytes())
+
+
+def read_pc2(path: str | Path) -> tuple[np.ndarray, dict]:
+    """(K, V, 3) float32 frames and the header fields of a PC2 file."""
+    data = Path(path).read_bytes()
+    magic, version, V, start, rate, K = _PC2_HEADER.unpack_from(data)
+    if magic != PC2_MAGIC:
+        raise CatlasError(f"{path}: not a PC2 file")
+    body = np.frombuffer(data, "<f4", offset=_PC2_HEADER.size)
+    if body.size != K * V * 3:
+        raise CatlasError(f"{path}: {body.size} floats, header says {K} x {V} x 3")
+    return body.reshape(K, V, 3), {"version": version, "points": V, "start_frame": start,
+                                   "sample_rate": rate, "samples": K}
+
+
+def _header(seq: MeshSequence, k: int) -> str:
+    dropped = np.flatnonzero(~seq.kept).tolist()
+    return (f"catlas atlas surface, frame {k} ({seq.names[k] if k < len(seq.names) else k})\n"
+            f"{int(seq.kept.sum())} of {seq.n_patches} patches (collapsed, left out: {dropped}), "
+            f"{seq.resolution}x{seq.resolution} UV grid each, input units")
+
+
+def _planned(fmt: str, out: Path, K: int) -> list[Path]:
+    if fmt == "obj":
+        return [out / frame_name(k, K, ".obj") for k in range(K)] + [out / MATERIAL_MTL, out / TEXTURE_PNG]
+    if fmt == "ply":
+        return [out / frame_name(k, K, ".ply") for k in range(K)]
+    if fmt == "glb":
+        return [out / "sequence.glb"]
+    if fmt == "pc2":
+        return [out / "sequence.pc2", out / "sequence.obj", out / MATERIAL_MTL, out / TEXTURE_PNG]
+    raise CatlasError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def check_free(paths: list[Path], overwrite: bool) -> None:
+    """Refuse (CatlasError) when any of ``paths`` exists, unless ``overwrite``."""
+    if overwrite:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise CatlasError(f"{existing[0]}: exists{more}; use --overwrite to replace")
+
+
+def _write_material(out: Path, n_patches: int) -> None:
+    atomic_write_text(out / MATERIAL_MTL, mtl_text())
+    atomic_write_bytes(out / TEXTURE_PNG, png_bytes(checker_texture(n_patches)))
+
+
+def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: bool = False,
+                    fps: float = 12.0, progress: bool = False) -> list[Path]:
+    """Write ``seq`` in one format into folder ``out``; returns the files written."""
+    out = Path(out)
+    K = seq.n_frames
+    paths = _planned(fmt, out, K)
+    check_free(paths, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "obj":
+        _write_material(out, seq.n_patches)
+        for k in _progress(range(K), K, "writing OBJ", progress):
+            with atomic_path(paths[k]) as tmp:
+                tmp.write_text(obj_text(seq.vertices[k], seq.faces, seq.texcoords, _header(seq, k),
+                                        mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
+    elif fmt == "ply":
+        for k in _progress(range(K), K, "writing PLY", progress):
+            write_ply(paths[k], seq.vertices[k], seq.faces, seq.texcoords, seq.patch, _header(seq, k))
+    elif fmt == "glb":
+        from catlas.export.gltf import write_glb
+
+        write_glb(paths[0], seq, fps=fps)
+    elif fmt == "pc2":
+        write_pc2(paths[0], seq.vertices, start_frame=1.0, sample_rate=1.0)
+        _write_material(out, seq.n_patches)
+        with atomic_path(paths[1]) as tmp:
+            tmp.write_text(obj_text(seq.vertices[0], seq.faces, seq.texcoords,
+                                    _header(seq, 0) + f"\nanimated by sequence.pc2 ({K} frames)",
+                                    mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
+    return paths
+
+
+def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None,
+               resolution: int | None = None, overwrite: bool = False, fps: float = 12.0,
+               drop_collapsed: bool = True, progress: bool = False) -> dict[str, list[Path]]:
+    """Export a run's surface sequence. ``out`` (default RUN_DIR/export) gets one subfolder
+    per format when several are asked for, else the files directly (default: RUN_DIR/export/FMT).
+
+    Nothing is written when any target file exists and ``overwrite`` is False.
+    """
+    formats = list(dict.fromkeys(formats))
+    if not formats:
+        raise CatlasError("no export format given")
+    for f in formats:
+        if f not in FORMATS:
+            raise CatlasError(f"unknown export format {f!r} (choose from {', '.join(FORMATS)})")
+    base = Path(out) if out is not None else run.path / "export"
+    dirs = {f: (base / f if (out is None or len(formats) > 1) else base) for f in formats}
+    for f in formats:  # refuse before decoding anything
+        check_free(_planned(f, dirs[f], run.n_frames), overwrite)
+    seq = mesh_sequence(run, resolution, drop_collapsed=drop_collapsed, progress=progress)
+    return {f: export_sequence(seq, f, dirs[f], overwrite=overwrite, fps=fps, progress=progress)
+            for f in formats}

@@ -1,0 +1,1 @@
+"""Offscreen pictures of a run: textured reconstructions, input clouds, correspondences."""

@@ -1,0 +1,176 @@
+"""``catlas render``: per-frame pictures of the reconstructed surface with the checkerboard
+atlas texture, input cloud | reconstruction side by side, and GIF / MP4 animations.
+
+The camera is chosen once from every frame's surface and input cloud
+(:func:`~catlas.render.camera.auto_camera`), so the object moves inside a fixed frame.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from catlas.errors import CatlasError
+from catlas.export.sequence import MeshSequence, check_free, frame_name, mesh_sequence
+from catlas.export.texture import checker_colors
+from catlas.render.camera import Camera, auto_camera
+from catlas.render.raster import draw_mesh, draw_points
+
+if TYPE_CHECKING:
+    from catlas.run import Run
+
+__all__ = ["RenderSettings", "RENDER_RESOLUTION", "surface_face_colors", "sequence_camera",
+           "render_frames", "save_png", "write_animation", "label"]
+
+RENDER_RESOLUTION = 33
+"""UV grid of the rendered meshes: 32 cells per side = 4 per checker cell (8 x 8), so every
+face lies inside one checker cell and the cell borders are straight."""
+
+
+@dataclass
+class RenderSettings:
+    size: int = 480  # pixels, height and width of one panel
+    resolution: int = RENDER_RESOLUTION
+    up: str = "y"
+    azim: float = 35.0
+    elev: float = 20.0
+    fps: float = 12.0
+    max_points: int = 6000  # input points drawn per frame (a fixed random subset beyond that)
+    drop_collapsed: bool = True
+
+
+def cloud_marker_size(panel: int) -> float:
+    """Marker area (points^2) of input points in a ``panel``-pixel picture."""
+    return max(1.0, 4.0 * (panel / 480) ** 2)
+
+
+def surface_face_colors(seq: MeshSequence) -> np.ndarray:
+    """``(F, 3)`` checker colour of every face (its patch hue; light / dark cells)."""
+    patch, uv = seq.face_patch_uv()
+    return checker_colors(patch, uv, seq.n_patches)
+
+
+def _clouds(run: "Run", max_points: int) -> np.ndarray:
+    pts = run.sequence.points
+    if pts.shape[1] > max_points:
+        sel = np.random.default_rng(0).choice(pts.shape[1], max_points, replace=False)
+        pts = pts[:, np.sort(sel)]
+    return run.sequence.to_input_units(pts)
+
+
+def sequence_camera(seq: MeshSequence, clouds: np.ndarray | None, s: RenderSettings) -> Camera:
+    pts = seq.vertices.reshape(-1, 3)
+    if clouds is not None:
+        pts = np.concatenate([pts, clouds.reshape(-1, 3)])
+    return auto_camera(pts, s.size, s.size, up=s.up, azim=s.azim, elev=s.elev)
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    from catlas.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", optimize=True)
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """The image with ``text`` in its top-left corner (PIL's built-in font)."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(image)
+    ImageDraw.Draw(im).text((8, 6), text, fill=(40, 40, 40))
+    return np.asarray(im)
+
+
+@contextmanager
+def _atomic_with_suffix(path: Path) -> Iterator[Path]:
+    """Like :func:`catlas.fileio.atomic_path` but the temporary name keeps the suffix (writers
+    such as ffmpeg pick the container from it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_animation(path: str | Path, frames: list[np.ndarray], fps: float) -> None:
+    """GIF (Pillow through imageio) or MP4 (H.264 through imageio-ffmpeg), by suffix."""
+    path = Path(path)
+    if path.suffix.lower() == ".gif":
+        import imageio.v3 as iio
+
+        with _atomic_with_suffix(path) as tmp:
+            iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+    elif path.suffix.lower() == ".mp4":
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise CatlasError("MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
+        import imageio.v2 as iio2
+
+        with _atomic_with_suffix(path) as tmp:
+            with iio2.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=7,
+                                 macro_block_size=16, pixelformat="yuv420p") as w:
+                for f in frames:
+                    w.append_data(f)
+    else:
+        raise CatlasError(f"{path.name}: animations are .gif or .mp4")
+
+
+def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = False,
+                  settings: RenderSettings | None = None, overwrite: bool = False,
+                  progress: bool = False) -> list[Path]:
+    """Write ``surface/frame_NNNN.png`` (checkerboard-textured reconstruction) and
+    ``side_by_side/frame_NNNN.png`` (input cloud | reconstruction) for every frame, and
+    ``surface.gif``/``side_by_side.gif`` and/or ``.mp4`` when asked. Returns the paths written.
+    """
+    s = settings or RenderSettings()
+    out = Path(out)
+    K = run.n_frames
+    surf = [out / "surface" / frame_name(k, K, ".png") for k in range(K)]
+    sbs = [out / "side_by_side" / frame_name(k, K, ".png") for k in range(K)]
+    anims = [out / f"{n}.{ext}" for ext, on in (("gif", gif), ("mp4", mp4)) if on
+             for n in ("surface", "side_by_side")]
+    check_free(surf + sbs + anims, overwrite)
+    if mp4:
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise CatlasError("MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
+    seq = mesh_sequence(run, s.resolution, drop_collapsed=s.drop_collapsed, progress=progress)
+    clouds = _clouds(run, s.max_points)
+    cam = sequence_camera(seq, clouds, s)
+    colors = surface_face_colors(seq)
+    surf_imgs, sbs_imgs = [], []
+    it = range(K)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc="rendering frames", unit="frame", leave=False)
+    for k in it:
+        img = draw_mesh(cam, seq.vertices[k], seq.faces, colors)
+        cloud = draw_points(cam, clouds[k], size=cloud_marker_size(s.size))
+        pair = np.concatenate([label(cloud, f"input, frame {k}"),
+                               label(img, f"reconstruction, frame {k}")], axis=1)
+        pair[:, s.size - 1 : s.size + 1] = 160  # a thin divider
+        save_png(surf[k], img)
+        save_png(sbs[k], pair)
+        surf_imgs.append(img)
+        sbs_imgs.append(pair)
+    anim_it = anims
+    if progress and anims:
+        from tqdm import tqdm
+
+        anim_it = tqdm(anims, desc="writing animations", unit="file", leave=False)
+    for path in anim_it:
+        write_animation(path, surf_imgs if path.stem == "surface" else sbs_imgs, s.fps)
+    return surf + sbs + anims

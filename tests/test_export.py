@@ -1,0 +1,203 @@
+"""Sequence exports: OBJ/PLY per frame, animated GLB, PC2 point cache (catlas.export)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+import catlas
+from _eval_helpers import fitted_run_dir
+from catlas.cli import main
+from catlas.errors import CatlasError
+from catlas.export import sequence as seqmod
+from catlas.export.gltf import read_accessor
+from catlas.export.sequence import export_run, mesh_sequence, read_pc2
+
+
+@pytest.fixture(scope="module")
+def run(example_dir, tmp_path_factory):
+    """The session's shared tiny fit (read only: every export goes to a tmp folder)."""
+    return catlas.load_run(fitted_run_dir(example_dir, tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports")
+    paths = export_run(run, ["obj", "ply", "glb", "pc2"], out=out, resolution=6)
+    return out, paths
+
+
+def _expected(run, r=6):
+    """Per frame vertices straight from Run.mesh, minus the persistently collapsed patches."""
+    keep = seqmod.persistent_patches(run)
+    meshes = [run.mesh(k, r) for k in range(run.n_frames)]
+    mask = keep[meshes[0].patch]
+    return np.stack([m.vertices[mask] for m in meshes]), mask
+
+
+def test_obj_and_ply_frames_share_connectivity(run, exported):
+    out, paths = exported
+    K = run.n_frames
+    assert [p.name for p in paths["obj"][:K]] == [f"frame_{k:04d}.obj" for k in range(K)]
+    expected, _ = _expected(run)
+    faces0 = None
+    for k in range(K):
+        obj = trimesh.load(out / "obj" / f"frame_{k:04d}.obj", process=False, maintain_order=True)
+        ply = trimesh.load(out / "ply" / f"frame_{k:04d}.ply", process=False)
+        faces0 = obj.faces if faces0 is None else faces0
+        np.testing.assert_array_equal(obj.faces, faces0)
+        np.testing.assert_array_equal(ply.faces, faces0)
+        np.testing.assert_allclose(obj.vertices, expected[k], atol=2e-6)
+        np.testing.assert_allclose(ply.vertices, expected[k], atol=2e-6)
+        uv = obj.visual.uv
+        assert uv.shape == (len(expected[k]), 2) and uv.min() >= 0 and uv.max() <= 1
+    assert faces0.max() == expected.shape[1] - 1
+    text = (out / "obj" / "frame_0000.obj").read_text()
+    assert "mtllib atlas.mtl" in text and "usemtl atlas_checker" in text
+    assert "map_Kd atlas_checker.png" in (out / "obj" / "atlas.mtl").read_text()
+    from PIL import Image
+
+    img = np.asarray(Image.open(out / "obj" / "atlas_checker.png"))
+    assert img.shape[:2] == (1024, 1024) and len(np.unique(img.reshape(-1, 3), axis=0)) >= 2 * run.n_patches
+
+
+def test_glb_structure_and_animation(run, exported):
+    import pygltflib
+
+    out, _ = exported
+    path = out / "glb" / "sequence.glb"
+    doc = pygltflib.GLTF2().load_binary(str(path))
+    blob = doc.binary_blob()
+    K = run.n_frames
+    expected, _ = _expected(run)
+    assert doc.buffers[0].byteLength == len(blob) and len(blob) % 4 == 0
+    size = {pygltflib.FLOAT: 4, pygltflib.UNSIGNED_INT: 4}
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3}
+    for view in doc.bufferViews:
+        assert view.byteOffset % 4 == 0 and view.byteOffset + view.byteLength <= len(blob)
+    for acc in doc.accessors:
+        view = doc.bufferViews[acc.bufferView]
+        assert (acc.byteOffset or 0) % size[acc.componentType] == 0
+        assert (acc.byteOffset or 0) + acc.count * size[acc.componentType] * width[acc.type] <= view.byteLength
+    prim = doc.meshes[0].primitives[0]
+    base = read_accessor(doc, prim.attributes.POSITION)
+    np.testing.assert_allclose(base, expected[0], atol=1e-5)
+    faces = read_accessor(doc, prim.indices).reshape(-1, 3)
+    assert faces.max() < len(base) and len(faces) > 0
+    assert len(prim.targets) == K - 1
+    for idx in [prim.attributes.POSITION] + [_target(t) for t in prim.targets]:
+        data = read_accessor(doc, idx)
+        acc = doc.accessors[idx]
+        np.testing.assert_array_equal(np.float32(acc.min), data.min(axis=0))
+        np.testing.assert_array_equal(np.float32(acc.max), data.max(axis=0))
+    for k, t in enumerate(prim.targets, start=1):
+        np.testing.assert_allclose(base + read_accessor(doc, _target(t)), expected[k], atol=1e-5)
+    uv = read_accessor(doc, prim.attributes.TEXCOORD_0)
+    assert uv.shape == (len(base), 2) and 0 <= uv.min() and uv.max() <= 1
+    anim = doc.animations[0]
+    times = read_accessor(doc, anim.samplers[0].input)
+    weights = read_accessor(doc, anim.samplers[0].output).reshape(K, K - 1)
+    assert len(times) == K and np.all(np.diff(times) > 0)
+    np.testing.assert_array_equal(weights[0], 0)
+    np.testing.assert_array_equal(weights[1:], np.eye(K - 1))
+    assert anim.channels[0].target.path == "weights" and doc.images[0].mimeType == "image/png"
+    assert trimesh.load(path).geometry  # loads in trimesh too
+
+
+def _target(t) -> int:
+    """Morph target POSITION accessor (pygltflib loads targets as dicts)."""
+    return t["POSITION"] if isinstance(t, dict) else t.POSITION
+
+
+def _validator_env() -> dict | None:
+    node = shutil.which("node")
+    if node is None:
+        return None
+    local = Path(__file__).resolve().parents[1] / ".tools" / "node_modules"  # `make test` installs it
+    roots = [os.environ.get("NODE_PATH", ""), str(local)]
+    npm = shutil.which("npm")
+    if npm:
+        try:
+            roots.append(subprocess.run([npm, "root", "-g"], capture_output=True, text=True,
+                                        timeout=30).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    env = dict(os.environ, NODE_PATH=os.pathsep.join(r for r in roots if r))
+    probe = subprocess.run([node, "-e", "require.resolve('gltf-validator')"], env=env,
+                           capture_output=True, timeout=30)
+    return env if probe.returncode == 0 else None
+
+
+def test_glb_passes_khronos_validator(exported):
+    env = _validator_env()
+    if env is None:
+        pytest.skip("node or the npm package gltf-validator is absent (npm install -g gltf-validator)")
+    path = exported[0] / "glb" / "sequence.glb"
+    script = ("const v=require('gltf-validator');const fs=require('fs');"
+              "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
+              ".then(r=>console.log(JSON.stringify(r.issues)))"
+              ".catch(e=>{console.error(e);process.exit(3);});")
+    res = subprocess.run(["node", "-e", script, str(path)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    issues = json.loads(res.stdout)
+    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"][:5]
+
+
+def test_pc2_header_and_frames(run, exported):
+    out, _ = exported
+    raw = (out / "pc2" / "sequence.pc2").read_bytes()
+    magic, version, n_points, start, rate, n_samples = struct.unpack_from("<12siiffi", raw)
+    expected, _ = _expected(run)
+    assert magic == b"POINTCACHE2\0" and version == 1
+    assert n_samples == run.n_frames and n_points == expected.shape[1]
+    assert len(raw) == 32 + n_samples * n_points * 12
+    frames, header = read_pc2(out / "pc2" / "sequence.pc2")
+    assert header["samples"] == run.n_frames and header["start_frame"] == 1.0
+    np.testing.assert_allclose(frames, expected, atol=1e-5)
+    obj = trimesh.load(out / "pc2" / "sequence.obj", process=False, maintain_order=True)
+    np.testing.assert_allclose(obj.vertices, frames[0], atol=2e-6)
+
+
+def test_drops_only_patches_collapsed_in_every_frame(run, monkeypatch):
+    from catlas.evaluate.sampling import SurfaceSamples
+
+    P = run.n_patches
+    pattern = np.zeros((run.n_frames, P), bool)
+    pattern[:, 0] = True  # collapsed everywhere -> dropped
+    pattern[::2, 1] = True  # collapsed in some frames only -> kept
+    monkeypatch.setattr(SurfaceSamples, "prepare", lambda self, frames=None: None)
+    monkeypatch.setattr(SurfaceSamples, "collapsed", lambda self, k: pattern[k])
+    seq = mesh_sequence(run, resolution=4)
+    assert seq.kept.tolist() == [False] + [True] * (P - 1)
+    assert seq.vertices.shape == (run.n_frames, (P - 1) * 16, 3)
+    assert len(seq.faces) == (P - 1) * 2 * 9 and seq.faces.min() == 0
+    assert seq.faces.max() == (P - 1) * 16 - 1 and 0 not in seq.patch
+    np.testing.assert_allclose(seq.vertices[2], run.mesh(2, 4).vertices[16:], atol=1e-6)
+    pattern[:] = True  # everything collapsed -> keep all
+    assert mesh_sequence(run, resolution=4).kept.all()
+
+
+def test_refuses_to_overwrite(run, tmp_path, capsys):
+    out = tmp_path / "obj"
+    assert main(["export", str(run.path), "--format", "obj", "--resolution", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    before = (out / "frame_0000.obj").stat().st_mtime_ns
+    assert main(["export", str(run.path), "--format", "obj", "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "frame_0000.obj").stat().st_mtime_ns == before
+    with pytest.raises(CatlasError):
+        export_run(run, ["obj"], out=out)
+    assert main(["export", str(run.path), "--format", "obj", "glb", "--resolution", "4",
+                 "--out", str(tmp_path / "both"), "--overwrite", "--quiet"]) == 0
+    assert (tmp_path / "both" / "glb" / "sequence.glb").exists()
+    assert (tmp_path / "both" / "obj" / "frame_0005.obj").exists()
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -1,0 +1,163 @@
+"""Offscreen pictures (catlas.render): checker-textured frames, side by side, GIF/MP4, correspondences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import catlas
+from _eval_helpers import fitted_run_dir
+from catlas.cli import main
+from catlas.export.sequence import mesh_sequence
+from catlas.export.texture import DARK, checker_colors, patch_palette
+from catlas.render.camera import auto_camera
+from catlas.render.correspondence import correspondence_colors, pick_frames, position_colors
+from catlas.render.raster import draw_mesh, draw_points
+from catlas.render.sequence import (RenderSettings, _clouds, cloud_marker_size, render_frames, sequence_camera,
+                                    surface_face_colors)
+
+SIZE = 160
+
+
+@pytest.fixture(scope="module")
+def run(example_dir, tmp_path_factory):
+    """The session's shared tiny fit (read only: every picture goes to a tmp folder)."""
+    return catlas.load_run(fitted_run_dir(example_dir, tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture(scope="module")
+def shaped_run(run):
+    """The tiny run (40 iterations: its patches are still specks) with a known surface: patch p
+    of frame k is a quarter of a cylinder around the frame's cloud, moving with the frame."""
+    shaped = catlas.load_run(run.path)
+    clouds = shaped.sequence.to_input_units(shaped.sequence.points)
+    P = shaped.n_patches
+
+    def decode(frame, uv, input_units=True):
+        uv = np.asarray(uv, np.float64)
+        c = clouds[frame]
+        lo, hi = c.min(0), c.max(0)
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        ang = 2 * np.pi * (np.arange(P)[:, None] + uv[..., 0]) / P
+        x = mid[0] + half[0] * np.cos(ang)
+        y = lo[1] + (hi[1] - lo[1]) * uv[..., 1]
+        z = mid[2] + half[2] * np.sin(ang)
+        return np.stack([x, y, z], axis=-1)
+
+    shaped.decode = decode
+    return shaped
+
+
+@pytest.fixture(scope="module")
+def rendered(shaped_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("render")
+    settings = RenderSettings(size=SIZE, resolution=17, drop_collapsed=False)
+    paths = render_frames(shaped_run, out, gif=True, mp4=True, settings=settings)
+    return out, paths, settings
+
+
+def _silhouette(img: np.ndarray) -> np.ndarray:
+    return (img < 250).any(axis=-1)
+
+
+def _bbox(mask: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(mask)
+    return np.array([cols.min(), rows.min(), cols.max(), rows.max()], float)
+
+
+def test_frames_show_the_projected_geometry(shaped_run, rendered):
+    run = shaped_run
+    out, paths, s = rendered
+    K = run.n_frames
+    seq = mesh_sequence(run, s.resolution, drop_collapsed=False)
+    cam = sequence_camera(seq, _clouds(run, s.max_points), s)
+    for k in (0, K - 1):
+        img = np.asarray(Image.open(out / "surface" / f"frame_{k:04d}.png"))
+        assert img.shape == (SIZE, SIZE, 3)
+        sil = _silhouette(img)
+        assert sil.mean() > 0.15  # not blank
+        proj = cam.project(seq.vertices[k])
+        expected = np.array([proj[:, 0].min(), proj[:, 1].min(), proj[:, 0].max(), proj[:, 1].max()])
+        np.testing.assert_allclose(_bbox(sil), expected, atol=2.5)
+        # shaded light and dark cells: two brightness levels per patch, both present
+        lum = img[sil].astype(float).mean(axis=1)
+        assert lum.std() > 10
+    # side by side: input cloud | reconstruction, equal to the single renders below the labels
+    pair = np.asarray(Image.open(out / "side_by_side" / "frame_0000.png"))
+    assert pair.shape == (SIZE, 2 * SIZE, 3)
+    surf = np.asarray(Image.open(out / "surface" / "frame_0000.png"))
+    np.testing.assert_array_equal(pair[20:, SIZE + 1 :], surf[20:, 1:])
+    cloud = _clouds(run, s.max_points)[0]
+    points_img = draw_points(cam, cloud, size=cloud_marker_size(SIZE))
+    np.testing.assert_array_equal(pair[20:, : SIZE - 1], points_img[20:, : SIZE - 1])
+    proj = cam.project(cloud)
+    np.testing.assert_allclose(_bbox(_silhouette(points_img)), [proj[:, 0].min(), proj[:, 1].min(),
+                                                               proj[:, 0].max(), proj[:, 1].max()],
+                               atol=2.5)
+
+
+def test_checker_cells_visible(shaped_run):
+    """Unshaded render: inside the silhouette, exactly the light and the dark checker colours."""
+    run = shaped_run
+    seq = mesh_sequence(run, 17, drop_collapsed=False)
+    colors = surface_face_colors(seq)
+    cam = auto_camera(seq.vertices.reshape(-1, 3), 200, 200)
+    img = draw_mesh(cam, seq.vertices[0], seq.faces, colors, shade=False).astype(int)
+    sil = _silhouette(img)
+    pal = patch_palette(run.n_patches)
+    light = np.round(pal * 255).astype(int)
+    dark = np.round(pal * DARK * 255).astype(int)
+    px = img[sil]
+
+    def share(ref):
+        return (np.abs(px[:, None, :] - ref[None]).max(axis=-1) <= 1).any(axis=1).mean()
+
+    assert share(light) > 0.2 and share(dark) > 0.2
+    assert share(light) + share(dark) > 0.95
+
+
+def test_checker_rule_matches_uv_cells():
+    uv = np.array([[0.01, 0.01], [0.13, 0.01], [0.13, 0.13], [0.99, 0.99]])
+    c = checker_colors(np.zeros(4, int), uv, 3)
+    pal = patch_palette(3)[0]
+    np.testing.assert_allclose(c, [pal, pal * DARK, pal, pal])
+
+
+def test_animations(run, rendered):
+    import imageio.v3 as iio
+
+    out, paths, _ = rendered
+    gif = iio.imread(out / "side_by_side.gif", index=None)
+    assert gif.shape[0] == run.n_frames and gif.shape[1:3] == (SIZE, 2 * SIZE)
+    assert (out / "surface.gif").exists()
+    assert (out / "surface.mp4").stat().st_size > 1000
+    assert (out / "side_by_side.mp4").stat().st_size > 1000
+
+
+def test_correspondence_colours_follow_the_map(run):
+    frames = pick_frames(run.n_frames, 0, 3)
+    assert frames[0] == 0 and len(frames) == 3 and len(set(frames)) == 3
+    cols = correspondence_colors(run, frames, 0, n_samples=500)
+    ref = run.sequence.to_input_units(run.sequence.points[0])
+    ref_col = position_colors(ref, ref.min(0), ref.max(0))
+    np.testing.assert_array_equal(cols[0], ref_col)
+    j = frames[1]
+    np.testing.assert_array_equal(cols[j], ref_col[run.correspond(j, 0, n_samples=500).indices])
+
+
+def test_cli_render(run, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["render", str(run.path), "--out", str(out), "--correspondences", "--frames", "3",
+                 "--quiet"]) == 0
+    corr = np.asarray(Image.open(out / "correspondences.png"))[..., :3]
+    err = np.asarray(Image.open(out / "correspondence_error.png"))[..., :3]
+    assert _silhouette(corr).mean() > 0.03
+    # a colour map: many distinct colours; the error figure has a colour bar beside 2 panels
+    assert len(np.unique(corr.reshape(-1, 3), axis=0)) > 200
+    assert err.shape[1] > 2 * 320 and _silhouette(err[:, 2 * 320:]).mean() > 0.05
+    assert main(["render", str(run.path), "--out", str(out), "--correspondences", "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["render", str(run.path), "--out", str(tmp_path / "f"), "--size", "64",
+                 "--resolution", "9", "--quiet"]) == 0
+    assert len(list((tmp_path / "f" / "surface").glob("frame_*.png"))) == run.n_frames
