@@ -162,3 +162,15 @@ def test_dsr_collapsed_gradients_finite():
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(fff.grad).all()
+
+
+def test_kdtree_and_dense_nearest_neighbours_agree():
+    """The CPU (KD-tree) and GPU (dense, chunked) searches of chamfer_distance give the same indices."""
+    from catlas.losses.chamfer import _nn_indices_dense, _nn_indices_kdtree
+
+    g = torch.Generator().manual_seed(3)
+    p, t = torch.rand(3, 257, 3, generator=g), torch.rand(3, 190, 3, generator=g)
+    rk, ck = _nn_indices_kdtree(p, t)
+    rd, cd = _nn_indices_dense(p, t, chunk=50)
+    assert torch.equal(rk, rd) and torch.equal(ck, cd)
+    assert rk.shape == (3, 257) and ck.shape == (3, 190)

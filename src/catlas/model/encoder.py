@@ -42,6 +42,7 @@ def _max_pooled_linear(h: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     constant over points, so it is added after pooling.
     """
     with torch.no_grad():
-        idx = torch.matmul(h, layer.weight.T).argmax(dim=1)  # (B, C)
+        # (B, C, N) layout so that the arg-max runs along contiguous memory
+        idx = torch.matmul(layer.weight, h.transpose(1, 2)).argmax(dim=2)  # (B, C)
     rows = h.gather(1, idx[..., None].expand(-1, -1, h.shape[2]))  # (B, C, D)
     return (rows * layer.weight).sum(-1) + layer.bias
