@@ -22,35 +22,30 @@ from torch import nn
 
 
 class _SoftplusWithTangents(torch.autograd.Function):
-    """h = softplus(a), t_out = sigmoid(a) * t for the two tangent streams, in one node.
+    """h = softplus(a) and t_out = sigmoid(a) * t for both tangents, in one autograd node.
 
-    a: (P, R, H) pre-activations; t: (P, 2, R, H) their tangents, or (P, 2, 1, H) when they are
-    the same for every row (the first layer, where they are the uv weights). Written out by hand because
-    autograd's broadcasting backward (fill + multiply + sum) costs several extra passes over
-    these, the largest tensors of the step; the result is the same function and gradient.
+    a: (P, R, H) pre-activations; t: (P, R, 2, H) their tangents d/du, d/dv (interleaved per
+    row). Written out by hand because autograd's broadcasting backward (fill + multiply + sum)
+    costs several extra passes over these, the largest tensors of the step; the function and
+    its gradient are the same (tests compare with autograd and finite differences).
     """
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = torch.sigmoid(a)
         ctx.save_for_backward(s, t)
-        return F.softplus(a), t * s[:, None]
+        return F.softplus(a), t * s[:, :, None]
 
     @staticmethod
     def backward(ctx, gh: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s, t = ctx.saved_tensors
         # d t_out / d a = s (1 - s) t ; d h / d a = s
-        acc = gt[:, 0] * t[:, 0]
-        acc.addcmul_(gt[:, 1], t[:, 1])
+        acc = gt[:, :, 0] * t[:, :, 0]
+        acc.addcmul_(gt[:, :, 1], t[:, :, 1])
         acc.mul_(1.0 - s)
         if gh is not None:
             acc.add_(gh)
-        ga = acc.mul_(s)
-        if t.shape[2] == 1:  # broadcast tangents: reduce over the rows
-            gt_in = (gt * s[:, None]).sum(2, keepdim=True)
-        else:
-            gt_in = gt * s[:, None]
-        return ga, gt_in
+        return acc.mul_(s), gt * s[:, :, None]
 
 
 class PatchDecoder(nn.Module):
@@ -108,28 +103,32 @@ class PatchDecoder(nn.Module):
         rows = B * S
         pre = torch.bmm(uv, self.uv_weight)[:, None] + self.code_features(codes)[:, :, None]
         pre = pre.reshape(P, rows, -1)  # (P, B*S, H1)
-        # tangent rows d/du, d/dv: (P, 2 * B*S, H); none when no Jacobian is asked for
+        h = F.softplus(pre)
+        # Tangents d/du, d/dv of every row, interleaved: (P, B*S, 2, H); None without Jacobian.
+        # After the first layer they are sigmoid(pre) * uv_weight[k]; that product is folded
+        # into the second layer's weights, (s * w_k) @ W = s @ (w_k[:, None] * W), so the
+        # first-layer tangents are never materialised.
         t = None
         if jacobian:
-            h, t = _SoftplusWithTangents.apply(pre, self.uv_weight[:, :, None, :])
-            t = t.reshape(P, 2 * rows, -1)
-        else:
-            h = F.softplus(pre)
+            w = self.weights[0]  # (P, H1, H2)
+            w_uv = (self.uv_weight[:, :, :, None] * w[:, None]).transpose(1, 2)  # (P, H1, 2, H2)
+            t = torch.bmm(torch.sigmoid(pre), w_uv.reshape(P, w.shape[1], -1))  # (P, B*S, 2*H2)
         last = len(self.weights) - 1
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
             value = torch.baddbmm(b[:, None, :], h, w)  # (P, B*S, H')
+            if t is not None and k > 0:
+                t = torch.bmm(t.view(P, 2 * rows, -1), w)  # tangents: linear, no bias
             if t is not None:
-                t = torch.bmm(t, w)  # tangents: linear, no bias
+                t = t.view(P, rows, 2, -1)
             if k == last:
                 h = value
                 break
             if t is None:
                 h = F.softplus(value)
             else:
-                h, t = _SoftplusWithTangents.apply(value, t.view(P, 2, rows, -1))
-                t = t.view(P, 2 * rows, -1)
+                h, t = _SoftplusWithTangents.apply(value, t)
         xyz = h.view(P, B, S, 3).transpose(0, 1)
         if t is None:
             return xyz, None
-        jac = t.view(P, 2, B, S, 3).permute(2, 0, 3, 4, 1)
+        jac = t.view(P, B, S, 2, 3).transpose(-1, -2).transpose(0, 1)  # (B, P, S, 3, 2)
         return xyz, jac
