@@ -195,3 +195,21 @@ def test_per_frame_codes_fit_and_reload(example_dir, tmp_path):
     again = catlas.load_run(tmp_path / "run")
     torch.testing.assert_close(again.codes(), codes)
     assert run.mesh(5).vertices.shape == run.mesh(0).vertices.shape
+
+
+def test_snapshots_for_learning_curves(example_dir, tmp_path):
+    from catlas.train.checkpoint import list_snapshots
+
+    out = tmp_path / "run"
+    run = catlas.fit(example_dir, out, preset="tiny",
+                     overrides={"device": "cpu", "train": {"iterations": 12, "snapshot_every": 4}},
+                     progress=False)
+    assert list_snapshots(out) == [4, 8, 12]
+    early = catlas.load_run(out, snapshot=4)
+    final = catlas.load_run(out, snapshot=12)
+    assert early.iteration == 4 and final.iteration == 12
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(final.model.state_dict()[k], v)
+    assert not torch.equal(early.model.state_dict()["decoder.uv_weight"], run.model.state_dict()["decoder.uv_weight"])
+    with pytest.raises(CatlasError, match="no snapshot"):
+        catlas.load_run(out, snapshot=5)

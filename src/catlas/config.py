@@ -104,6 +104,8 @@ class TrainConfig:
     """UV samples per frame per step (M), split evenly over the patches."""
     seed: int = 0
     checkpoint_every: int = 1_000
+    snapshot_every: int = 0
+    """Also keep the weights every N steps in snapshots/ (for learning curves); 0 = never."""
     log_every: int = 10
     mesh_resolution: int = 16
     """Vertices per side of each patch's UV grid in the exported meshes."""

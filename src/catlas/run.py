@@ -14,7 +14,7 @@ from catlas.errors import CatlasError
 from catlas.export.obj import write_obj
 from catlas.geometry.uv import grid_faces, grid_uv, to_texture_uv
 from catlas.model import AtlasNetwork
-from catlas.train.checkpoint import load_checkpoint
+from catlas.train.checkpoint import load_checkpoint, load_snapshot
 
 CONFIG = "config.yaml"
 SEQUENCE = "sequence.npz"
@@ -130,8 +130,9 @@ class Run:
         return paths
 
 
-def load_run(path: str | Path, device: str = "cpu") -> Run:
-    """Load a run folder written by :func:`catlas.fit` (weights only; the checkpoint is verified)."""
+def load_run(path: str | Path, device: str = "cpu", snapshot: int | None = None) -> Run:
+    """Load a run folder written by :func:`catlas.fit` (weights only; the checkpoint is verified).
+    snapshot: load the weights kept at that iteration (``train.snapshot_every``) instead."""
     path = Path(path)
     if not path.is_dir():
         raise CatlasError(f"{path}: no such run folder")
@@ -140,7 +141,10 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     cfg = FitConfig.load(path / CONFIG)
     seq = Sequence.load_npz(path / SEQUENCE)
     dev = resolve_device(device)
-    state = load_checkpoint(path, map_location=dev)
+    if snapshot is None:
+        state = load_checkpoint(path, map_location=dev)
+    else:
+        state = load_snapshot(path, snapshot, map_location=dev)
     model = AtlasNetwork(cfg.model, seq.n_frames).to(dev)
     try:
         model.load_state_dict(state["model"])

@@ -42,18 +42,57 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], iteration: int) -> Pat
     return run_dir / rel
 
 
+SNAPSHOTS = "snapshots"
+
+
+def save_snapshot(run_dir: Path, model_state: dict[str, Any], iteration: int) -> Path:
+    """Keep the weights at ``iteration`` for later (learning curves): ``snapshots/iter_N.pt``,
+    its SHA-256 recorded in ``snapshots/index.json``."""
+    buf = io.BytesIO()
+    torch.save({"model": model_state, "iteration": iteration}, buf)
+    data = buf.getvalue()
+    rel = f"iter_{iteration:07d}.pt"
+    atomic_write_bytes(run_dir / SNAPSHOTS / rel, data)
+    index_path = run_dir / SNAPSHOTS / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    index[str(iteration)] = {"file": rel, "sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
+    return run_dir / SNAPSHOTS / rel
+
+
+def list_snapshots(run_dir: Path) -> list[int]:
+    """Iterations for which the run kept a snapshot (ascending)."""
+    index_path = run_dir / SNAPSHOTS / "index.json"
+    if not index_path.exists():
+        return []
+    return sorted(int(k) for k in json.loads(index_path.read_text()))
+
+
+def load_snapshot(run_dir: Path, iteration: int, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and verify the snapshot kept at ``iteration``."""
+    index_path = run_dir / SNAPSHOTS / "index.json"
+    try:
+        entry = json.loads(index_path.read_text())[str(iteration)]
+    except (OSError, ValueError, KeyError):
+        raise CatlasError(f"{index_path}: no snapshot at iteration {iteration}") from None
+    return _verified_load(run_dir / SNAPSHOTS / Path(entry["file"]).name, entry["sha256"], index_path,
+                          map_location)
+
+
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load and verify the run's current checkpoint; CatlasError naming the file on any problem."""
     pointer = _read_pointer(run_dir)
-    path = run_dir / pointer["file"]
+    return _verified_load(run_dir / pointer["file"], pointer.get("sha256"), run_dir / POINTER, map_location)
+
+
+def _verified_load(path: Path, sha256: str | None, record: Path,
+                   map_location: str | torch.device) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except OSError as e:
         raise CatlasError(f"{path}: cannot read checkpoint ({e.strerror})") from None
-    if hashlib.sha256(data).hexdigest() != pointer.get("sha256"):
-        raise CatlasError(
-            f"{path}: checksum does not match {run_dir / POINTER} (file modified or corrupted)"
-        )
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise CatlasError(f"{path}: checksum does not match {record} (file modified or corrupted)")
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for bad archives / forbidden globals

@@ -19,7 +19,7 @@ from catlas.config import FitConfig, TrainConfig
 from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
-from catlas.train.checkpoint import save_checkpoint
+from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
 from catlas.train.objectives import jacobian_samples, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
@@ -169,7 +169,8 @@ def train(
                         log.write(state.iteration, state.elapsed, lr, last)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
                     window, n_window = {}, 0
-                if state.iteration % tc.checkpoint_every == 0 or state.iteration == tc.iterations:
+                snapshot_due = tc.snapshot_every and state.iteration % tc.snapshot_every == 0
+                if state.iteration % tc.checkpoint_every == 0 or state.iteration == tc.iterations or snapshot_due:
                     _checkpoint(run_dir, cfg, state)
     finally:
         bar.close()
@@ -179,13 +180,21 @@ def train(
 
 
 def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
-    """Write a checkpoint; under torchrun rank 0 writes it while the other ranks wait."""
-    if state.parallel is None:
+    """Write a checkpoint (and a snapshot when one is due); under torchrun rank 0 writes while
+    the other ranks wait."""
+
+    def write() -> None:
         save_checkpoint(run_dir, state.state_dict(cfg), state.iteration)
+        every = cfg.train.snapshot_every
+        if every and state.iteration % every == 0:
+            save_snapshot(run_dir, state.model.state_dict(), state.iteration)
+
+    if state.parallel is None:
+        write()
     else:
         from catlas.train.distributed import on_main
 
-        on_main(state.parallel, lambda: save_checkpoint(run_dir, state.state_dict(cfg), state.iteration))
+        on_main(state.parallel, write)
 
 
 def _inject_fault(iteration: int) -> None:
