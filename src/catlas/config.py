@@ -163,6 +163,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
         "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500},
     },
+    "fast": {
+        # A CPU budget preset (about 10 minutes for ours on 2 cores, cat_walk-sized input):
+        # a smaller decoder, fewer points, the Jacobian on 500 of the 1000 UV samples.
+        # Provisional: chosen from step-time measurements; its accuracy is being measured.
+        "model": {"code_dim": 256, "decoder_widths": [256, 256, 128]},
+        "data": {"points_per_frame": 4000, "points_per_step": 1000},
+        "loss": {"metric_samples": 500},
+        "train": {"iterations": 10000, "uv_samples": 1000, "checkpoint_every": 1000},
+    },
     "tiny": {
         # For tests: seconds, not minutes.
         "model": {"code_dim": 32, "n_patches": 4, "encoder_widths": [16, 32],
