@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from catlas.config import FitConfig, make_config
+from catlas.config import FitConfig, make_config, merge_dicts
 from catlas.train.loop import new_state, training_step
 from catlas.train.objectives import jacobian_samples
 
@@ -88,15 +88,17 @@ def time_step(cfg: FitConfig, repeats: int = 5, warmup: int = 2, n_frames: int =
 
 
 def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = ("ours", "atlasnet", "dsr"),
-              repeats: int = 5, device: str = "cpu") -> str:
+              repeats: int = 5, device: str = "cpu", overrides: dict | None = None) -> str:
     """Measure everything and return the printed report."""
     gflops = matmul_gflops()
-    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}",
+    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
+             + (f", overrides {overrides}" if overrides else ""),
              f"float32 matmul (2048^3): {gflops:.0f} GFLOP/s (median of 10)",
              "preset method    step[s]  steps/s   GFLOP   GFLOP/s  /floor  peakRSS[MiB]"]
     for preset in presets:
         for method in methods:
-            cfg = make_config(preset, {"loss": {"method": method}, "device": device})
+            extra = merge_dicts(overrides or {}, {"loss": {"method": method}, "device": device})
+            cfg = make_config(preset, extra)
             timing = time_step(cfg, repeats=repeats)
             timing.preset = preset
             lines.append(timing.row(gflops))

@@ -98,7 +98,11 @@ def _compare(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from catlas.bench import run_bench
 
-    print(run_bench(tuple(args.preset), tuple(args.method), repeats=args.repeats, device=args.device))
+    overrides: dict[str, Any] = {}
+    for text in args.set or []:
+        overrides = merge_dicts(overrides, parse_override(text))
+    print(run_bench(tuple(args.preset), tuple(args.method), repeats=args.repeats, device=args.device,
+                    overrides=overrides))
     return 0
 
 
@@ -201,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS)
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--device", default="cpu")
+    b.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override a setting of every measured configuration (repeatable)")
     b.set_defaults(func=_bench)
 
     x = sub.add_parser("export", help="write the surface sequence as OBJ/PLY per frame, GLB or PC2")
