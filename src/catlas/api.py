@@ -30,7 +30,7 @@ def fit(
     out: str | Path,
     *,
     config: FitConfig | None = None,
-    preset: str = "paper",
+    preset: str = "fast",
     overrides: dict[str, Any] | None = None,
     resume: bool = False,
     overwrite: bool = False,

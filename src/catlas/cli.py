@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="run folder to create")
     f.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     f.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    f.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    f.add_argument("--preset", default="fast", choices=sorted(PRESETS),
+                   help="fast (default: about 10 CPU minutes), paper (the paper's network and samples), demo, tiny")
     f.add_argument("--method", choices=METHODS, help="ours (default), atlasnet or dsr")
     f.add_argument("--iterations", type=int)
     f.add_argument("--seed", type=int)
