@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from catlas.config import FitConfig, make_config, merge_dicts
+from catlas.run import resolve_device
 from catlas.train.loop import new_state, training_step
 from catlas.train.objectives import jacobian_samples
 
@@ -68,8 +69,7 @@ class StepTiming:
 
 def time_step(cfg: FitConfig, repeats: int = 5, warmup: int = 2, n_frames: int = 8) -> StepTiming:
     """Median wall time of the training step on random clouds (same shapes as a real fit)."""
-    device = torch.device("cpu") if cfg.device == "auto" and not torch.cuda.is_available() else (
-        torch.device("cuda") if cfg.device == "auto" else torch.device(cfg.device))
+    device = resolve_device(cfg.device)
     state = new_state(cfg, device, n_frames)
     g = torch.Generator().manual_seed(0)
     points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
