@@ -7,15 +7,14 @@ The camera is chosen once from every frame's surface and input cloud
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from catlas.errors import CatlasError
+from catlas.fileio import atomic_path
 from catlas.export.sequence import MeshSequence, check_free, frame_name, mesh_sequence
 from catlas.export.texture import checker_colors
 from catlas.render.camera import Camera, auto_camera
@@ -73,7 +72,6 @@ def sequence_camera(seq: MeshSequence, clouds: np.ndarray | None, s: RenderSetti
 def save_png(path: str | Path, image: np.ndarray) -> None:
     from PIL import Image
 
-    from catlas.fileio import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", optimize=True)
@@ -88,27 +86,13 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return np.asarray(im)
 
 
-@contextmanager
-def _atomic_with_suffix(path: Path) -> Iterator[Path]:
-    """Like :func:`catlas.fileio.atomic_path` but the temporary name keeps the suffix (writers
-    such as ffmpeg pick the container from it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_animation(path: str | Path, frames: list[np.ndarray], fps: float) -> None:
     """GIF (Pillow through imageio) or MP4 (H.264 through imageio-ffmpeg), by suffix."""
     path = Path(path)
     if path.suffix.lower() == ".gif":
         import imageio.v3 as iio
 
-        with _atomic_with_suffix(path) as tmp:
+        with atomic_path(path, keep_suffix=True) as tmp:
             iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
     elif path.suffix.lower() == ".mp4":
         try:
@@ -117,7 +101,7 @@ def write_animation(path: str | Path, frames: list[np.ndarray], fps: float) -> N
             raise CatlasError("MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
         import imageio.v2 as iio2
 
-        with _atomic_with_suffix(path) as tmp:
+        with atomic_path(path, keep_suffix=True) as tmp:
             with iio2.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=7,
                                  macro_block_size=16, pixelformat="yuv420p") as w:
                 for f in frames:
