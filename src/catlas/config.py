@@ -102,6 +102,13 @@ class TrainConfig:
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
     uv_samples: int = 2_500
     """UV samples per frame per step (M), split evenly over the patches."""
+    curriculum: bool = False
+    """The paper's gradual sequence-growth curriculum (spec 4.3): start on grow_window_init
+    frames in the middle of the sequence and add one frame at a time, alternating sides, from
+    grow_from to grow_to (fractions of the run); afterwards all frames are used."""
+    grow_window_init: int = 5
+    grow_from: float = 0.15
+    grow_to: float = 0.75
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
@@ -111,6 +118,12 @@ class TrainConfig:
     """Vertices per side of each patch's UV grid in the exported meshes."""
     threads: int = 0
     """torch intra-op threads; 0 = leave PyTorch's default."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.grow_from <= self.grow_to <= 1.0:
+            raise ValueError(f"need 0 <= grow_from <= grow_to <= 1, got {self.grow_from}, {self.grow_to}")
+        if self.grow_window_init < 1:
+            raise ValueError(f"grow_window_init must be >= 1, got {self.grow_window_init}")
 
 
 @dataclass

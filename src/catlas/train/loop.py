@@ -22,7 +22,7 @@ from catlas.model import AtlasNetwork
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
 from catlas.train.objectives import jacobian_samples, step_loss
-from catlas.train.pairs import sample_pairs, sample_points
+from catlas.train.pairs import growing_window, sample_pairs, sample_points
 
 
 class Interrupted(Exception):
@@ -42,6 +42,7 @@ class TrainState:
     generator: torch.Generator  # CPU generator for pairs, point draws and UV samples
     iteration: int = 0
     elapsed: float = 0.0  # seconds of training so far, over all sessions
+    frame_hits: torch.Tensor | None = None  # (K,) draws per frame, for the curriculum
     parallel: Any = None  # catlas.train.distributed.DataParallel under torchrun; None otherwise
 
     def state_dict(self, cfg: FitConfig) -> dict:
@@ -52,6 +53,7 @@ class TrainState:
             "iteration": self.iteration,
             "elapsed": self.elapsed,
             "config": cfg.to_yaml(),
+            "frame_hits": self.frame_hits,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -60,6 +62,8 @@ class TrainState:
         self.generator.set_state(state["generator"])
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
+        if state.get("frame_hits") is not None:
+            self.frame_hits = state["frame_hits"].cpu()
 
 
 def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None) -> TrainState:
@@ -71,7 +75,8 @@ def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None)
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused)
     generator = torch.Generator().manual_seed(cfg.train.seed)
-    return TrainState(model, optimizer, generator)
+    hits = torch.zeros(n_frames, dtype=torch.int64) if cfg.train.curriculum and n_frames else None
+    return TrainState(model, optimizer, generator, frame_hits=hits)
 
 
 def learning_rate(cfg: TrainConfig, iteration: int) -> float:
@@ -93,7 +98,7 @@ def training_step(
     pairs_valid = points.shape[0] > 1
     for group in state.optimizer.param_groups:
         group["lr"] = lr
-    frames = sample_pairs(points.shape[0], tc.pairs_per_step, lc.tau, state.generator).to(device)
+    frames = _draw_frames(state, tc, lc.tau, points.shape[0]).to(device)
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
@@ -108,6 +113,20 @@ def training_step(
     loss.backward()
     state.optimizer.step()
     return terms
+
+
+def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int) -> torch.Tensor:
+    """(2 * pairs_per_step,) frame indices of one step, through the curriculum when it is on."""
+    if not tc.curriculum or n_frames < 2:
+        return sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator)
+    grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
+    if state.frame_hits is None:
+        state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
+    weights = grow.weights(state.iteration, state.frame_hits)
+    frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)
+    if grow.started(state.iteration):
+        state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)
+    return frames
 
 
 def train(
