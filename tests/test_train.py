@@ -213,3 +213,16 @@ def test_snapshots_for_learning_curves(example_dir, tmp_path):
     assert not torch.equal(early.model.state_dict()["decoder.uv_weight"], run.model.state_dict()["decoder.uv_weight"])
     with pytest.raises(CatlasError, match="no snapshot"):
         catlas.load_run(out, snapshot=5)
+
+
+def test_mc_from_warm_start_skips_the_metric_term_first(example_dir, tmp_path):
+    """loss.mc_from=0.5: the first half fits Chamfer only (MC logged as 0), then MC is on."""
+    import csv
+
+    over = {"device": "cpu", "loss": {"mc_from": 0.5},
+            "train": {"iterations": 20, "log_every": 5, "threads": 1}}
+    catlas.fit(example_dir, tmp_path / "r", preset="tiny", overrides=over, progress=False)
+    with (tmp_path / "r" / "losses.csv").open() as f:
+        mc = {int(r["iteration"]): float(r["metric_consistency"]) for r in csv.DictReader(f)}
+    assert mc[5] == 0 and mc[10] == 0
+    assert mc[15] > 0 and mc[20] > 0

@@ -88,10 +88,32 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from catlas.evaluate.report import compare_rows, format_compare
+    from dataclasses import fields
 
-    print(format_compare(compare_rows([Path(d) for d in args.run_dirs], args.convention),
-                         args.convention))
+    from catlas.evaluate import EvalSettings, evaluate_nearest, load_gt
+    from catlas.evaluate.report import compare_rows, format_compare, read_metrics, summary_row
+    from catlas.run import load_run
+
+    run_dirs = [Path(d) for d in args.run_dirs]
+    rows = compare_rows(run_dirs, args.convention)
+    if args.gt and not args.baseline:
+        raise CatlasError("--gt is used with --baseline")
+    note = ""
+    if args.baseline == "nearest":
+        # on the first run's GT, with the pair settings its evaluation recorded (else the defaults)
+        first = run_dirs[0]
+        gt = load_gt(load_run(first), args.gt)
+        recorded = (read_metrics(first) or {}).get("settings", {})
+        known = {f.name for f in fields(EvalSettings)}
+        settings = EvalSettings(**{k: v for k, v in recorded.items() if k in known})
+        result = evaluate_nearest(gt, settings)
+        rows.append(summary_row("nearest", None, result.summary, args.convention))
+        note = (f"nearest: each GT vertex -> nearest GT vertex of the other frame; GT of {first}, "
+                f"{settings.pairs} pairs, seed {settings.seed}"
+                + ("" if recorded else f" (defaults: {first} has no evaluation)"))
+    print(format_compare(rows, args.convention))
+    if note:
+        print(note)
     return 0
 
 
@@ -200,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("compare", help="print evaluated runs side by side")
     k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     k.add_argument("--convention", choices=("code", "paper"), default="code")
+    k.add_argument("--baseline", choices=("nearest",),
+                   help="add a baseline row: nearest = each GT vertex of frame A -> the nearest GT "
+                        "vertex of frame B (3D), scored on the first run's GT with the pairs and "
+                        "seed of its evaluation")
+    k.add_argument("--gt", metavar="GT_SEQUENCE",
+                   help="GT for --baseline (as for eval); default: the vertices stored with the "
+                        "first run")
     k.set_defaults(func=_compare)
     b = sub.add_parser("bench", help="measure matmul rate, training-step speed, FLOPs and memory")
     b.add_argument("--preset", nargs="+", default=["paper"], choices=sorted(PRESETS))

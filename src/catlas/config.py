@@ -70,6 +70,9 @@ class LossConfig:
     """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
     alpha_mc: float = 0.1
     """Weight of the metric-consistency loss (ours)."""
+    mc_from: float = 0.0
+    """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
+    first step, as in the paper). The Jacobian is not computed before then."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
@@ -88,6 +91,8 @@ class LossConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.tau < 1:
             raise ValueError(f"tau must be >= 1, got {self.tau}")
+        if not 0.0 <= self.mc_from <= 1.0:
+            raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
 
 
 @dataclass

@@ -29,7 +29,8 @@ from catlas.evaluate.sampling import MAX_RATIO, SurfaceSamples
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["EvalSettings", "EvalResult", "sample_frame_pairs", "evaluate", "METRICS"]
+__all__ = ["EvalSettings", "EvalResult", "sample_frame_pairs", "evaluate", "METRICS", "score_pair",
+           "convention_summary", "SUMMARY_UNITS"]
 
 METRICS: tuple[str, ...] = ("msL2", "mr", "mAUC", "CD")
 
@@ -117,14 +118,11 @@ def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
         if (a, *key) not in proj:
             proj[(a, *key)] = cKDTree(y_a).query(gt[a])[1]
         _, k_b = tree(b).query(y_b[proj[(a, *key)]])
-        d2 = sq_b[np.arange(V), k_b]
-        d = np.sqrt(d2)
-        d_all[n], r_all[n] = d, mt.rank_fractions(sq_b, d2)
-        cols["mr"][n] = r_all[n].mean()
+        d_all[n], r_all[n], values, pair_curves = score_pair(sq_b, k_b, thr)
+        for k, v in values.items():
+            cols[k][n] = v
         for c in mt.CONVENTIONS:
-            cols[f"msL2_{c}"][n] = mt.msl2(d, c)
-            curves[c][n] = mt.pck(d, thr, c)
-            cols[f"mAUC_{c}"][n] = mt.auc(curves[c][n], thr, c)
+            curves[c][n] = pair_curves[c]
         for f, y in ((a, y_a), (b, y_b)):
             if (f, *key) not in cd:
                 cd[(f, *key)] = mt.chamfer_terms(y, tree(f))
@@ -140,10 +138,48 @@ def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
     return result
 
 
-def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
-             seconds: float) -> dict:
-    """Mean +- std per convention in printed units (stds as in evaluation.md 5.6)."""
-    sc, pp = mt.PRINT_SCALE, res.per_pair
+def score_pair(sq_b: np.ndarray, k_b: np.ndarray, thresholds: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, np.ndarray]]:
+    """Correspondence scores of one pair A -> B (evaluation.md 5.6) from the predicted map.
+
+    sq_b: (V,V) squared distances between frame B's GT vertices (:func:`metrics.pairwise_sqdist`);
+    k_b: (V,) int, index of the GT vertex of B predicted for each GT vertex of A (vertex k's
+    true correspondent is vertex k); thresholds: (T,) PCK thresholds. Returns the per-vertex
+    errors d (V,) (normalised units) and rank fractions r (V,), the per-pair values (raw units)
+    ``msL2_code, msL2_paper, mr, mAUC_code, mAUC_paper``, and the (T,) PCK curve per convention.
+    """
+    d2 = sq_b[np.arange(len(k_b)), k_b]
+    d = np.sqrt(d2)
+    r = mt.rank_fractions(sq_b, d2)
+    values: dict[str, float] = {"mr": r.mean()}
+    curves: dict[str, np.ndarray] = {}
+    for c in mt.CONVENTIONS:
+        values[f"msL2_{c}"] = mt.msl2(d, c)
+        curves[c] = mt.pck(d, thresholds, c)
+        values[f"mAUC_{c}"] = mt.auc(curves[c], thresholds, c)
+    return d, r, values, curves
+
+
+SUMMARY_UNITS: dict[str, str] = {
+    "msL2": "x1e3 normalised units; code: mean Euclidean distance, paper: mean squared "
+            "distance (x1e3 normalised units^2)",
+    "mr": "% of GT vertices strictly closer to the true vertex than the prediction",
+    "mAUC": "%; code: PCK on squared distances, thresholds linspace(0, 0.02, 100), AUC = "
+            "mean of PCK; paper: PCK on distances, trapezoid area / range",
+    "CD": "x1e3 normalised units^2, squared NN distances, each direction averaged "
+          "(same in both conventions), predicted points vs GT vertices",
+}
+"""The ``units`` entry of a summary (metrics.json)."""
+
+
+def convention_summary(per_pair: dict[str, np.ndarray], d: np.ndarray, r: np.ndarray) -> dict:
+    """Per convention, metric -> {mean, std} in printed units (stds as in evaluation.md 5.6).
+
+    per_pair: :attr:`EvalResult.per_pair`; d, r: (M,V) per-vertex errors and rank fractions of
+    all pairs (msL2 and mr use per-vertex stds, mAUC and CD per-pair ones). A NaN column (CD of
+    a map without a reconstruction) gives NaN mean and std.
+    """
+    sc, pp = mt.PRINT_SCALE, per_pair
 
     def ms(x: np.ndarray, scale: float) -> dict[str, float]:
         return {"mean": float(x.mean() * scale), "std": float(x.std() * scale)}
@@ -156,18 +192,17 @@ def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
             "mAUC": ms(pp[f"mAUC_{c}"], sc["mAUC"]),
             "CD": ms(pp["CD"], sc["CD"]),
         }
+    return conv
+
+
+def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
+             seconds: float) -> dict:
+    """Mean +- std per convention in printed units (stds as in evaluation.md 5.6)."""
+    pp = res.per_pair
     return {
-        "conventions": conv,
+        "conventions": convention_summary(pp, d, r),
         "default_convention": "code",
-        "units": {
-            "msL2": "x1e3 normalised units; code: mean Euclidean distance, paper: mean squared "
-                    "distance (x1e3 normalised units^2)",
-            "mr": "% of GT vertices strictly closer to the true vertex than the prediction",
-            "mAUC": "%; code: PCK on squared distances, thresholds linspace(0, 0.02, 100), AUC = "
-                    "mean of PCK; paper: PCK on distances, trapezoid area / range",
-            "CD": "x1e3 normalised units^2, squared NN distances, each direction averaged "
-                  "(same in both conventions), predicted points vs GT vertices",
-        },
+        "units": dict(SUMMARY_UNITS),
         "normalisation": {"center": run.sequence.center.tolist(), "scale": run.sequence.scale},
         "settings": asdict(res.settings),
         "frames": run.n_frames,

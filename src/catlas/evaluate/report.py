@@ -14,7 +14,7 @@ from catlas.evaluate.protocol import METRICS, EvalResult
 from catlas.fileio import atomic_path, atomic_write_text
 
 __all__ = ["EVAL_DIR", "METRICS_FILE", "PAIRS_FILE", "PLOT_FILE", "write_eval", "format_table",
-           "read_metrics", "compare_rows", "format_compare"]
+           "read_metrics", "compare_rows", "summary_row", "format_compare"]
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
@@ -109,9 +109,7 @@ def compare_rows(run_dirs: list[Path], convention: str = "code") -> list[dict]:
         except (OSError, ValueError) as e:
             raise CatlasError(f"{d / CONFIG}: unreadable ({e})") from None
         m = read_metrics(d)
-        row = {"run": d.name, "method": method}
-        for k in METRICS:
-            row[k] = None if m is None else m["conventions"][convention][k]["mean"]
+        row = summary_row(d.name, method, m, convention)
         train = None
         if (d / SUMMARY).exists():
             try:
@@ -123,15 +121,29 @@ def compare_rows(run_dirs: list[Path], convention: str = "code") -> list[dict]:
     return rows
 
 
+def summary_row(name: str, method: str | None, summary: dict | None, convention: str = "code",
+                fit_s: float | None = None) -> dict:
+    """A :func:`format_compare` row from an evaluation summary (metrics.json; None: not
+    evaluated). method None: a baseline, printed by name only."""
+    row = {"run": name, "method": method}
+    for k in METRICS:
+        row[k] = None if summary is None else summary["conventions"][convention][k]["mean"]
+    row["fit_s"] = fit_s
+    return row
+
+
 def format_compare(rows: list[dict], convention: str = "code") -> str:
-    """Rows = runs (method), columns msL2, mr, mAUC, CD, fit time; '-' where unknown."""
-    name_w = max([len(f"{r['run']} ({r['method']})") for r in rows] + [10])
+    """Rows = runs (method), columns msL2, mr, mAUC, CD, fit time; '-' where unknown or NaN."""
+    def label(r: dict) -> str:
+        return r["run"] if r["method"] is None else f"{r['run']} ({r['method']})"
+
+    name_w = max([len(label(r)) for r in rows] + [10])
     cols = [f"{m} ({PRINT_UNITS[m]})" for m in METRICS] + ["fit (s)"]
     out = [f"{'run (method)':<{name_w}}  " + "  ".join(c.rjust(12) for c in cols)
            + f"   [{convention} convention]"]
     for r in rows:
         vals = [r[m] for m in METRICS] + [r["fit_s"]]
-        cells = ["-".rjust(12) if v is None else f"{v:12.4f}" if i < 4 else f"{v:12.1f}"
+        cells = ["-".rjust(12) if v is None or v != v else f"{v:12.4f}" if i < 4 else f"{v:12.1f}"
                  for i, v in enumerate(vals)]
-        out.append(f"{r['run'] + ' (' + r['method'] + ')':<{name_w}}  " + "  ".join(cells))
+        out.append(f"{label(r):<{name_w}}  " + "  ".join(cells))
     return "\n".join(out)

@@ -95,7 +95,8 @@ def training_step(
     """
     tc, lc = cfg.train, cfg.loss
     device = points.device
-    pairs_valid = points.shape[0] > 1
+    # the pair terms need two frames, and wait for loss.mc_from of the run (a Chamfer warm start)
+    pairs_valid = points.shape[0] > 1 and state.iteration >= int(lc.mc_from * tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
     frames = _draw_frames(state, tc, lc.tau, points.shape[0]).to(device)

@@ -49,6 +49,8 @@ def step_loss(
         mc = metric_consistency(fff[0::2], fff[1::2])
         terms["metric_consistency"] = mc.detach()
         loss = loss + cfg.alpha_mc * mc
+    elif cfg.method == "ours":  # no pair term this step (one frame, or before loss.mc_from)
+        terms["metric_consistency"] = torch.zeros((), device=xyz.device)
     elif cfg.method == "dsr":
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
