@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 
@@ -30,8 +31,20 @@ def write_eval(run_dir: Path, result: EvalResult, overwrite: bool = False) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     _write_pairs(out / PAIRS_FILE, result)
     _plot_pck(out / PLOT_FILE, result)
-    atomic_write_text(out / METRICS_FILE, json.dumps(result.summary, indent=2) + "\n")
+    text = json.dumps(_json_safe(result.summary), indent=2, allow_nan=False)
+    atomic_write_text(out / METRICS_FILE, text + "\n")
     return out
+
+
+def _json_safe(obj):
+    """NaN / inf (e.g. CD of the nearest baseline) -> null, so strict JSON readers accept it."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _write_pairs(path: Path, res: EvalResult) -> None:
