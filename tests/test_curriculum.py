@@ -88,3 +88,12 @@ def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):
     assert torch.equal(a["frame_hits"], b["frame_hits"])
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_curriculum_default_follows_the_paper_per_method():
+    """The paper's OUR configs grow the sequence; its AN and DSR configs do not (spec 2.5, 3)."""
+    assert make_config("tiny").curriculum() is True
+    assert make_config("tiny", {"loss": {"method": "atlasnet"}}).curriculum() is False
+    assert make_config("tiny", {"loss": {"method": "dsr"}}).curriculum() is False
+    assert make_config("tiny", {"loss": {"method": "atlasnet"}, "train": {"curriculum": True}}).curriculum()
+    assert not make_config("tiny", {"train": {"curriculum": False}}).curriculum()

@@ -107,10 +107,11 @@ class TrainConfig:
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
     uv_samples: int = 2_500
     """UV samples per frame per step (M), split evenly over the patches."""
-    curriculum: bool = False
+    curriculum: bool | None = None
     """The paper's gradual sequence-growth curriculum (spec 4.3): start on grow_window_init
     frames in the middle of the sequence and add one frame at a time, alternating sides, from
-    grow_from to grow_to (fractions of the run); afterwards all frames are used."""
+    grow_from to grow_to (fractions of the run); afterwards all frames are used.
+    None = the paper's choice per method: on for ours, off for atlasnet and dsr."""
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
@@ -141,6 +142,12 @@ class FitConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
     """cpu, cuda, cuda:N, or auto (cuda when available)."""
+
+    def curriculum(self) -> bool:
+        """Whether this fit uses the growth curriculum (train.curriculum, or its method default)."""
+        if self.train.curriculum is not None:
+            return bool(self.train.curriculum)
+        return self.loss.method == "ours"
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)

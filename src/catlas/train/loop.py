@@ -75,7 +75,7 @@ def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None)
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused)
     generator = torch.Generator().manual_seed(cfg.train.seed)
-    hits = torch.zeros(n_frames, dtype=torch.int64) if cfg.train.curriculum and n_frames else None
+    hits = torch.zeros(n_frames, dtype=torch.int64) if cfg.curriculum() and n_frames else None
     return TrainState(model, optimizer, generator, frame_hits=hits)
 
 
@@ -99,7 +99,7 @@ def training_step(
     pairs_valid = points.shape[0] > 1 and state.iteration >= int(lc.mc_from * tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
-    frames = _draw_frames(state, tc, lc.tau, points.shape[0]).to(device)
+    frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
@@ -116,9 +116,10 @@ def training_step(
     return terms
 
 
-def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int) -> torch.Tensor:
+def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
+                 curriculum: bool) -> torch.Tensor:
     """(2 * pairs_per_step,) frame indices of one step, through the curriculum when it is on."""
-    if not tc.curriculum or n_frames < 2:
+    if not curriculum or n_frames < 2:
         return sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator)
     grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
     if state.frame_hits is None:
