@@ -139,7 +139,7 @@ def test_training_step_decodes_only_its_shard(example_dir):
     from catlas.train.objectives import step_loss
     from catlas.train.pairs import sample_pairs, sample_points
 
-    cfg = make_config("tiny", {"device": "cpu", "train": {"pairs_per_step": 2}})
+    cfg = make_config("tiny", {"device": "cpu", "train": {"pairs_per_step": 2, "curriculum": False}})
     seq = load_sequence(example_dir, cfg.data, np.random.default_rng(0))
     points = torch.as_tensor(seq.points, dtype=torch.float32)
     full, part = new_state(cfg, torch.device("cpu")), new_state(cfg, torch.device("cpu"))
