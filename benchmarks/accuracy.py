@@ -338,11 +338,12 @@ def short(rec: dict) -> str:
 
 
 def row_stats(recs: list[dict]) -> dict:
-    """Mean and std over seeds of every metric (None when undefined), iterations, train seconds."""
+    """Mean and sample std (ddof=1; 0 for one seed) over seeds of every metric (None when
+    undefined), iterations, train seconds."""
     out = {}
     for k in (*METRICS, "train_s"):
         v = [r[k] for r in recs if r[k] is not None]
-        out[k] = (float(np.mean(v)), float(np.std(v))) if v else None
+        out[k] = (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) if v else None
     its = sorted({r["iterations"] for r in recs if r["iterations"] is not None})
     out["iterations"] = "-" if not its else str(its[0]) if len(its) == 1 else f"{its[0]}-{its[-1]}"
     return out
@@ -384,7 +385,7 @@ def sequence_table(sequence: str, recs: list[dict], current: list[str], args: ar
     names = [n for n in current if n in groups] + sorted(n for n in groups if n not in current)
     rows = {n: (groups[n][0]["method"], row_stats(groups[n])) for n in names}
     lines = [f"### {sequence}", "",
-             f"{common_text(args)}; mean +- std over seeds (evaluation pairs drawn with seed "
+             f"{common_text(args)}; mean +- sample std over seeds (evaluation pairs drawn with seed "
              f"{EVAL_SEED}, the same for every method); {UNITS}.", "",
              "| method | msL2 | mr | mAUC | CD | iterations | train s |",
              "|---|---|---|---|---|---|---|"]
