@@ -114,6 +114,7 @@ def test_cli_eval_writes_refuses_overwrite_and_compare(run_dir, tmp_path, capsys
     rows = (rd / "eval" / "pairs.csv").read_text().strip().splitlines()
     assert len(rows) == 21 and rows[0].startswith("pair,frame_a,frame_b,msL2_code")
     assert (rd / "eval" / "pck.png").read_bytes()[:4] == b"\x89PNG"
+    assert (rd / "eval" / "by_offset.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["eval", str(rd), "--pairs", "20"]) != 0  # the subprocess path is tested below
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--overwrite" in err[0]
@@ -177,3 +178,17 @@ def test_paper_size_eval_is_fast(cat_walk, tmp_path):
     assert time.perf_counter() - t0 < 30
     assert len(res.pairs) == 500 and res.summary["gt_vertices"] == 1297
     assert res.summary["predicted_points_per_shape"] == 3120
+
+
+def test_error_by_offset_groups_pairs_by_frame_distance():
+    from catlas.evaluate.protocol import EvalResult, EvalSettings
+    from catlas.evaluate.report import error_by_offset
+
+    pairs = np.array([[0, 1], [3, 2], [0, 3], [4, 1], [2, 2 + 1]])
+    pp = {"msL2_code": np.array([0.010, 0.020, 0.050, 0.070, 0.030]),
+          "mr": np.array([0.01, 0.02, 0.05, 0.07, 0.03])}
+    res = EvalResult(EvalSettings(), pairs, pp, np.zeros(1), {})
+    off, n, msl2, mr = error_by_offset(res)
+    assert off.tolist() == [1, 3] and n.tolist() == [3, 2]
+    np.testing.assert_allclose(msl2, [20.0, 60.0])  # x1e3
+    np.testing.assert_allclose(mr, [2.0, 6.0])  # %

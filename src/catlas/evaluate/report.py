@@ -8,29 +8,33 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 
 from catlas.errors import CatlasError
 from catlas.evaluate.metrics import CONVENTIONS, PRINT_SCALE, PRINT_UNITS
 from catlas.evaluate.protocol import METRICS, EvalResult
 from catlas.fileio import atomic_path, atomic_write_text
 
-__all__ = ["EVAL_DIR", "METRICS_FILE", "PAIRS_FILE", "PLOT_FILE", "write_eval", "format_table",
+__all__ = ["EVAL_DIR", "METRICS_FILE", "PAIRS_FILE", "PLOT_FILE", "OFFSET_PLOT_FILE", "write_eval", "format_table",
            "read_metrics", "compare_rows", "summary_row", "format_compare"]
 
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
 PAIRS_FILE = "pairs.csv"
 PLOT_FILE = "pck.png"
+OFFSET_PLOT_FILE = "by_offset.png"
 
 
 def write_eval(run_dir: Path, result: EvalResult, overwrite: bool = False) -> Path:
-    """Write RUN_DIR/eval/{metrics.json, pairs.csv, pck.png}; refuse to replace without overwrite."""
+    """Write RUN_DIR/eval/{metrics.json, pairs.csv, pck.png, by_offset.png}; refuse to replace
+    without overwrite."""
     out = Path(run_dir) / EVAL_DIR
     if (out / METRICS_FILE).exists() and not overwrite:
         raise CatlasError(f"{out / METRICS_FILE}: evaluation exists; use --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     _write_pairs(out / PAIRS_FILE, result)
     _plot_pck(out / PLOT_FILE, result)
+    _plot_by_offset(out / OFFSET_PLOT_FILE, result)
     text = json.dumps(_json_safe(result.summary), indent=2, allow_nan=False)
     atomic_write_text(out / METRICS_FILE, text + "\n")
     return out
@@ -80,6 +84,42 @@ def _plot_pck(path: Path, res: EvalResult) -> None:
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{len(res.pairs)} pairs", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def error_by_offset(res: EvalResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame offset |A - B| present among the pairs: (offsets (O,), pair counts (O,),
+    mean msL2 (code convention, x1e3) (O,), mean mr (%) (O,))."""
+    off = np.abs(res.pairs[:, 0] - res.pairs[:, 1])
+    offsets, inverse, counts = np.unique(off, return_inverse=True, return_counts=True)
+    msl2 = np.bincount(inverse, res.per_pair["msL2_code"]) / counts * PRINT_SCALE["msL2"]
+    mr = np.bincount(inverse, res.per_pair["mr"]) / counts * PRINT_SCALE["mr"]
+    return offsets, counts, msl2, mr
+
+
+def _plot_by_offset(path: Path, res: EvalResult) -> None:
+    """Correspondence error against the time between the two frames: a temporally-coherent
+    atlas should not degrade with the offset; swapped limbs show up as a hump."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    offsets, counts, msl2, mr = error_by_offset(res)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(offsets, msl2, "o-", lw=1.5, ms=3, label="msL2 (x1e3, code)")
+    ax.set_xlabel("frame offset |A - B|")
+    ax.set_ylabel("msL2 (x1e3)")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(offsets, mr, "s--", lw=1.0, ms=3, color="tab:orange", label="mr (%)")
+    ax2.set_ylabel("mr (%)")
+    ax.set_title(f"error by frame offset ({len(res.pairs)} pairs, "
+                 f"{counts.min()}-{counts.max()} per offset)", fontsize=10)
+    fig.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
