@@ -247,10 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--resolution", type=int, metavar="R", help="UV grid per patch (default: the run's)")
     x.add_argument("--out", metavar="DIR", help="default RUN_DIR/export/FORMAT")
     x.add_argument("--fps", type=float, default=12.0, help="GLB animation frame rate")
-    x.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
-    x.add_argument("--overwrite", action="store_true", help="replace existing files")
-    x.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
-    x.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_options(x)
     x.set_defaults(func=_export)
 
     r = sub.add_parser("render", help="pictures of the textured reconstruction, GIF/MP4, correspondences")
@@ -271,12 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--up", choices=("x", "y", "z"), default="y", help="world up axis")
     r.add_argument("--azim", type=float, default=35.0, help="camera azimuth, degrees")
     r.add_argument("--elev", type=float, default=20.0, help="camera elevation, degrees")
-    r.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
-    r.add_argument("--overwrite", action="store_true", help="replace existing files")
-    r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_options(r)
     r.set_defaults(func=_render)
     return p
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that write surfaces (export, render)."""
+    parser.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(argv: list[str] | None = None) -> int:
