@@ -191,9 +191,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "fast": {
         # The default: a CPU budget (about 10 minutes for ours on 2 cores): a smaller decoder,
-        # fewer points, the Jacobian on 100 of the 1000 UV samples (an ours step costs ~1.2x an
+        # fewer points, the Jacobian on 100 of the 1000 UV samples (an ours step costs 1.25x an
         # atlasnet step), 14,000 steps; ours grows the sequence from its middle (the curriculum).
-        # Chosen by measurement on cat_walk and the built-in sequences (README, "Measured figures").
+        # Chosen by measurement on cat_walk (README, "Measured figures"); the built-in sequences
+        # did not discriminate between settings at the budget tried.
         "model": {"code_dim": 256, "decoder_widths": [256, 256, 128]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
         "loss": {"metric_samples": 100},

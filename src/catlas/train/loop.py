@@ -75,8 +75,7 @@ def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None)
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused)
     generator = torch.Generator().manual_seed(cfg.train.seed)
-    hits = torch.zeros(n_frames, dtype=torch.int64) if cfg.curriculum() and n_frames else None
-    return TrainState(model, optimizer, generator, frame_hits=hits)
+    return TrainState(model, optimizer, generator)
 
 
 def learning_rate(cfg: TrainConfig, iteration: int) -> float:
@@ -122,7 +121,7 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     if not curriculum or n_frames < 2:
         return sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator)
     grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
-    if state.frame_hits is None:
+    if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
     weights = grow.weights(state.iteration, state.frame_hits)
     frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)

@@ -3,6 +3,7 @@ the paper's gradual sequence-growth curriculum (spec 4.3) that decides where i m
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -96,6 +97,8 @@ class GrowingWindow:
         return w
 
 
+@functools.lru_cache(maxsize=8)
 def growing_window(n_frames: int, iterations: int, init: int, start: float, end: float) -> GrowingWindow:
-    """The curriculum for a run of ``iterations`` steps; ``start``/``end`` are fractions of it."""
+    """The curriculum for a run of ``iterations`` steps; ``start``/``end`` are fractions of it.
+    Cached: the training step asks for it every step and gets the same (read-only) object."""
     return GrowingWindow(n_frames, init, math.floor(start * iterations), math.floor(end * iterations))
