@@ -97,3 +97,54 @@ def test_curriculum_default_follows_the_paper_per_method():
     assert make_config("tiny", {"loss": {"method": "dsr"}}).curriculum() is False
     assert make_config("tiny", {"loss": {"method": "atlasnet"}, "train": {"curriculum": True}}).curriculum()
     assert not make_config("tiny", {"train": {"curriculum": False}}).curriculum()
+
+
+def test_frames_entering_reach_copy_their_neighbour():
+    """reach = window widened by tau; a growth event makes exactly one new frame reachable,
+    paired with the nearest frame that was reachable before."""
+    g = GrowingWindow(12, 4, 10, 40)  # window (4, 8) until step 10
+    assert g.reach(0, 1) == (3, 9) and g.reach(0, 2) == (2, 10)
+    assert g.entering(0, 1) == [] and g.entering(5, 1) == []
+    lo, hi = g.window(10)
+    assert (lo, hi) in ((3, 8), (4, 9))
+    expected = [(2, 3)] if lo == 3 else [(9, 8)]
+    assert g.entering(10, 1) == expected
+    changed = [it for it in range(1, 60) if g.entering(it, 1)]
+    # every frame outside the initial reach enters exactly once (until the border is reached)
+    entered = sorted(f for it in changed for f, _ in g.entering(it, 1))
+    assert entered == [0, 1, 2, 9, 10, 11]
+
+
+def test_copy_codes_needs_per_frame_codes():
+    with pytest.raises(CatlasError, match="per-frame"):
+        make_config("tiny", {"train": {"grow_copy_codes": True}})
+
+
+def test_entering_frames_start_from_their_neighbours_code():
+    """With per-frame codes and grow_copy_codes, a frame outside the initial reach keeps the
+    initial code until the window reaches it, then starts from its neighbour's code."""
+    from catlas.train.loop import new_state, training_step
+
+    cfg = make_config("tiny", {"model": {"latent": "per_frame"},
+                               "train": {"curriculum": True, "grow_copy_codes": True,
+                                         "grow_window_init": 2, "grow_from": 0.3,
+                                         "grow_to": 0.6, "iterations": 20}})
+    K = 6
+    state = new_state(cfg, torch.device("cpu"), K)
+    g = growing_window(K, 20, 2, 0.3, 0.6)
+    points = torch.randn(K, cfg.data.points_per_frame, 3)
+    events = {it: g.entering(it, 1) for it in range(20) if g.entering(it, 1)}
+    assert events
+    codes = state.model.frame_codes
+    for it in range(20):
+        before = codes.detach().clone()
+        # lr 0 at a growth event: the step itself changes nothing, the copy shows exactly
+        training_step(state, cfg, points, None, 0.0 if it in events else 0.05)
+        state.iteration += 1
+        lo, hi = g.reach(it, 1)
+        outside = [f for f in range(K) if not lo <= f < hi]
+        assert torch.equal(codes[outside], torch.zeros(len(outside), codes.shape[1]))
+        for new, src in events.get(it, []):
+            # the source had moved away from the initial code (all zeros); the new frame had not
+            assert before[src].abs().max() > 0 and before[new].abs().max() == 0
+            assert torch.equal(codes[new], before[src]) and torch.equal(codes[src], before[src])
