@@ -48,8 +48,8 @@ def _fit(args: argparse.Namespace) -> int:
 def _example(args: argparse.Namespace) -> int:
     from catlas.data import write_example
 
-    write_example(Path(args.out), n_frames=args.frames, force=args.force)
-    print(f"wrote the built-in example ({args.frames} frames) to {args.out}")
+    write_example(Path(args.out), n_frames=args.frames, force=args.force, kind=args.kind)
+    print(f"wrote the built-in example {args.kind} ({args.frames} frames) to {args.out}")
     return 0
 
 
@@ -189,9 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_fit)
 
-    e = sub.add_parser("example", help="write the built-in example sequence (a walking creature)")
+    e = sub.add_parser("example", help="write a built-in example sequence (default: a walking creature)")
     e.add_argument("out", help="folder to write the frames to")
     e.add_argument("--frames", type=int, default=24)
+    e.add_argument("--kind", choices=("creature", "sheet", "humanoid"), default="creature",
+                   help="creature: a quadruped walking in place; sheet: a sheet rolling into an "
+                        "arc; humanoid: a humanoid marching in place with large limb swings")
     e.add_argument("--force", action="store_true", help="replace the folder if it exists")
     e.set_defaults(func=_example)
 

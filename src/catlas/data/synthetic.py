@@ -3,9 +3,15 @@
 * :func:`make_walking_creature` - a quadruped (body, 4 two-segment legs, neck, head, tail) walking
   in place; legs swing about hip and knee joints with linear blend skinning, the tail sways by an
   isometric arc bend. Separate closed components, shared connectivity, about 1 unit long.
+* :func:`make_humanoid` - a humanoid (torso, head, two two-segment arms, two two-segment legs)
+  marching in place with large articulation: hips +-45 degrees with knee bend, arms +-65 degrees
+  opposite to the legs with elbow bend, shoulders twisting +-18 degrees about y, a slight bob.
+  Limbs pass each other, so the nearest-vertex map fails there (unlike on the creature).
+  Separate closed components, shared connectivity, about 1 unit tall.
 * :func:`make_bending_sheet` - an open rectangular sheet rolling isometrically into an arc.
 
-Axes as in cat_walk: x right, y up, -z forward. Units are arbitrary ("about 1 = body length").
+Axes as in cat_walk: x right, y up, -z forward. Units are arbitrary ("about 1 = body length",
+for the humanoid body height).
 """
 
 from __future__ import annotations
@@ -194,6 +200,118 @@ def _bend_tail(p: _Part, curvature: float) -> np.ndarray:
     return p.origin + along[:, None] * d + side[:, None] * e1 + offs_rot + od[:, None] * tangent
 
 
+# ---------------------------------------------------------------------------- humanoid
+
+_H_HIP_Y = 0.50     # hip joints; legs reach from here to the ground (y = 0)
+_H_THIGH = 0.25     # hip -> knee
+_H_LEG_LEN = 0.50   # hip -> foot tip
+_H_LEG_X = 0.075    # hips at x = +-_H_LEG_X (the legs almost touch)
+_H_LEG_R = 0.05
+_H_SHOULDER = (0.185, 0.80)  # (x, y) of the shoulder joints
+_H_UPPER_ARM = 0.19  # shoulder -> elbow
+_H_ARM_LEN = 0.40    # shoulder -> hand tip
+_H_ARM_R = 0.032
+_H_TORSO_Y, _H_TORSO_H = 0.655, 0.235  # centre and half-height of the torso
+
+
+def _humanoid_parts() -> dict[str, _Part]:
+    parts: dict[str, _Part] = {}
+    # torso: a boxy ellipsoid (r = cos^0.4 flattens the shoulders), 0.30 wide, 0.18 deep, y 0.42-0.89
+    z, r = _ellipsoid_profile(22)
+    parts["torso"] = _Part(_H_TORSO_H * z, np.abs(r) ** 0.4, 28, (0, _H_TORSO_Y, 0), (0, 1, 0),
+                           (0.15, 0.09))
+    z, r = _ellipsoid_profile(12)
+    parts["head"] = _Part(0.075 * z, r, 18, (0, 0.925, -0.005), (0, 1, 0), (0.062, 0.07))
+    sx, sy = _H_SHOULDER
+    for name, side in (("rarm", 1.0), ("larm", -1.0)):
+        # arm axis points down; axial 0 is 0.04 above the shoulder
+        zc, rc = _capsule_profile(_H_ARM_LEN + 0.04 - _H_ARM_R, _H_ARM_R, 4, 24)
+        parts[name] = _Part(zc, rc, 12, (side * sx, sy + 0.04, 0), (0, -1, 0))
+    for name, side in (("rleg", 1.0), ("lleg", -1.0)):
+        # leg axis points down; axial 0 is 0.06 above the hip (inside the torso)
+        zc, rc = _capsule_profile(_H_LEG_LEN + 0.06 - _H_LEG_R, _H_LEG_R, 4, 26)
+        parts[name] = _Part(zc, rc, 14, (side * _H_LEG_X, _H_HIP_Y + 0.06, 0), (0, -1, 0))
+    return parts
+
+
+def humanoid_part_labels() -> np.ndarray:
+    """(V,) int64: the part of each vertex of :func:`make_humanoid` (0 torso, 1 head, 2 right arm,
+    3 left arm, 4 right leg, 5 left leg; x right, so the right side is +x)."""
+    parts = _humanoid_parts()
+    return np.concatenate([np.full(len(p.rest), i, np.int64) for i, p in enumerate(parts.values())])
+
+
+def make_humanoid(n_frames: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A humanoid (torso, head, two two-segment arms, two two-segment legs) marching in place for
+    one cycle (frames sample it without repeating frame 0), with large articulation: the hips
+    swing by about +-45 degrees with the knees bending up to about 70 degrees, the arms swing
+    opposite to the legs by about +-65 degrees with the elbows bending, the shoulders twist about
+    y by about +-18 degrees against the hips, and the body bobs. Limbs pass each other and move
+    into space other parts occupied half a cycle earlier, so the nearest-vertex map fails there.
+
+    Returns vertices (K, V, 3) float32 (same vertex order every frame, V about 2,600, about 1 unit
+    tall, y up, -z forward, feet near y = 0) and faces (F, 3) int64. Separate closed components.
+    ``seed`` sets small per-sequence variations (phase, amplitudes).
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    rng = np.random.default_rng(seed)
+    phase0 = rng.uniform(0, 2 * np.pi)
+    hip_swing = np.deg2rad(rng.uniform(42, 47))
+    knee_bend = np.deg2rad(rng.uniform(65, 75))
+    arm_swing = np.deg2rad(rng.uniform(60, 70))
+    elbow_bend = np.deg2rad(rng.uniform(40, 50))
+    twist = np.deg2rad(rng.uniform(16, 20))
+    parts = _humanoid_parts()
+    faces, off = [], 0
+    for p in parts.values():
+        faces.append(p.faces + off)
+        off += len(p.rest)
+    faces = np.concatenate(faces)
+
+    x_axis, y_axis = np.array([1.0, 0, 0]), np.array([0, 1.0, 0])
+    # the right leg leads at phase 0; each arm swings with the opposite leg
+    phase = {"rleg": 0.0, "lleg": np.pi, "larm": 0.0, "rarm": np.pi}
+    frames = np.empty((n_frames, off, 3), np.float32)
+    for k in range(n_frames):
+        t = phase0 + 2 * np.pi * k / n_frames
+        # shoulders turn with the forward arm: the right shoulder (+x) forward (-z) when the
+        # right arm is forward (sin t < 0); a positive angle about y moves +x towards -z
+        shoulders = _rot(y_axis, -twist * np.sin(t))
+        out = []
+        for name, p in parts.items():
+            x = p.rest.copy()
+            if name.endswith("leg"):
+                ph = t + phase[name]
+                hip = p.origin + np.array([0, -0.06, 0])
+                knee = hip + np.array([0, -_H_THIGH, 0])
+                a = p.axial - 0.06  # distance below the hip
+                # the knee folds backwards (shin to +z): most while the thigh swings up in front
+                # (a march: shin about vertical at the front), hardly with the thigh behind
+                knee_angle = -knee_bend * (0.05 + 0.95 * (0.5 + 0.5 * np.cos(ph - np.pi / 4)) ** 2)
+                x = _blend(x, _smoothstep((a - _H_THIGH + 0.06) / 0.12), knee, _rot(x_axis, knee_angle))
+                x = _blend(x, _smoothstep((a + 0.03) / 0.08), hip, _rot(x_axis, hip_swing * np.sin(ph)))
+            elif name.endswith("arm"):
+                ph = t + phase[name]
+                shoulder = p.origin + np.array([0, -0.04, 0])
+                elbow = shoulder + np.array([0, -_H_UPPER_ARM, 0])
+                a = p.axial - 0.04  # distance below the shoulder
+                # the forearm folds forwards (hand to -z), most with the arm forward
+                elbow_angle = elbow_bend * (0.25 + 0.75 * (0.5 + 0.5 * np.sin(ph)))
+                x = _blend(x, _smoothstep((a - _H_UPPER_ARM + 0.04) / 0.08), elbow, _rot(x_axis, elbow_angle))
+                x = (x - shoulder) @ _rot(x_axis, arm_swing * np.sin(ph)).T + shoulder
+                x = x @ shoulders.T
+            elif name == "torso":
+                w = _smoothstep((x[:, 1] - 0.52) / 0.30)  # the pelvis stays, the chest turns
+                x = _blend(x, w, np.zeros(3), shoulders)
+            else:  # head
+                x = x @ shoulders.T
+            out.append(x)
+        x = np.concatenate(out)
+        frames[k] = x + np.array([0, 0.02 * np.cos(2 * t), 0])
+    return frames, faces
+
+
 # ---------------------------------------------------------------------------- sheet
 
 
@@ -227,22 +345,26 @@ def make_bending_sheet(n_frames: int = 24, nx: int = 41, ny: int = 25) -> tuple[
 # ---------------------------------------------------------------------------- writing
 
 _WRITTEN = re.compile(r"frame_\d+\.(obj|ply|off)$")
+KINDS = ("creature", "sheet", "humanoid")
+"""The kinds :func:`write_example` writes (``catlas example --kind``)."""
 
 
 def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: bool = False,
                   kind: str = "creature", seed: int = 0) -> list[Path]:
     """Write the built-in example as ``out/frame_000.<fmt>``, ... (vertex order preserved).
 
-    kind: "creature" or "sheet"; fmt: "obj", "ply" or "off". Refuses a non-empty ``out`` unless
-    ``force`` (then earlier ``frame_*`` files there are replaced). Returns the written paths.
+    kind: "creature" (:func:`make_walking_creature`), "sheet" (:func:`make_bending_sheet`) or
+    "humanoid" (:func:`make_humanoid`); ``seed`` is used by creature and humanoid. fmt: "obj",
+    "ply" or "off". Refuses a non-empty ``out`` unless ``force`` (then earlier ``frame_*`` files
+    there are replaced). Returns the written paths.
     """
     import trimesh
 
     out = Path(out)
     if fmt not in ("obj", "ply", "off"):
         raise CatlasError(f"{out}: unsupported example format {fmt!r} (use obj, ply or off)")
-    if kind not in ("creature", "sheet"):
-        raise CatlasError(f"{out}: unknown example kind {kind!r} (use creature or sheet)")
+    if kind not in KINDS:
+        raise CatlasError(f"{out}: unknown example kind {kind!r} (use {', '.join(KINDS)})")
     if out.exists() and not out.is_dir():
         raise CatlasError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -252,8 +374,12 @@ def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: 
             if p.is_file() and _WRITTEN.match(p.name):
                 p.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    verts, faces = (make_walking_creature(n_frames, seed) if kind == "creature"
-                    else make_bending_sheet(n_frames))
+    if kind == "creature":
+        verts, faces = make_walking_creature(n_frames, seed)
+    elif kind == "humanoid":
+        verts, faces = make_humanoid(n_frames, seed)
+    else:
+        verts, faces = make_bending_sheet(n_frames)
     paths = []
     for k, v in enumerate(verts):
         p = out / f"frame_{k:03d}.{fmt}"
