@@ -115,10 +115,6 @@ class TrainConfig:
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
-    grow_copy_codes: bool = False
-    """With per-frame codes (model.latent = per_frame) and the curriculum: a frame that the
-    growing window reaches for the first time starts from its neighbour's current code (the
-    shape already fitted next to it) instead of the common initial code."""
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
@@ -146,10 +142,6 @@ class FitConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
     """cpu, cuda, cuda:N, or auto (cuda when available)."""
-
-    def __post_init__(self) -> None:
-        if self.train.grow_copy_codes and self.model.latent != "per_frame":
-            raise ValueError("train.grow_copy_codes needs per-frame codes (model.latent: per_frame)")
 
     def curriculum(self) -> bool:
         """Whether this fit uses the growth curriculum (train.curriculum, or its method default)."""

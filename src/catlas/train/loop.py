@@ -98,8 +98,6 @@ def training_step(
     pairs_valid = points.shape[0] > 1 and state.iteration >= int(lc.mc_from * tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
-    if tc.grow_copy_codes and state.model.frame_codes is not None and cfg.curriculum():
-        _copy_entering_codes(state, tc, lc.tau, points.shape[0])
     frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
@@ -115,17 +113,6 @@ def training_step(
     loss.backward()
     state.optimizer.step()
     return terms
-
-
-@torch.no_grad()
-def _copy_entering_codes(state: TrainState, tc: TrainConfig, tau: int, n_frames: int) -> None:
-    """train.grow_copy_codes: frames that the curriculum reaches at this step take the current
-    code of their nearest already-trained neighbour (a function of the iteration alone, so a
-    resumed run and every torchrun rank do the same)."""
-    grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
-    codes = state.model.frame_codes
-    for new, source in grow.entering(state.iteration, tau):
-        codes[new] = codes[source]
 
 
 def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,

@@ -81,21 +81,6 @@ class GrowingWindow:
         events = sum(iteration >= at for at in self.event_at)
         return self.bounds[events]
 
-    def reach(self, iteration: int, tau: int) -> tuple[int, int]:
-        """Frames [lo, hi) that a step at ``iteration`` can touch: the window and, as the second
-        frame of a pair, up to tau frames beyond it."""
-        lo, hi = self.window(iteration)
-        return max(0, lo - tau), min(self.n, hi + tau)
-
-    def entering(self, iteration: int, tau: int) -> list[tuple[int, int]]:
-        """(new, source) frame pairs: frames reachable at ``iteration`` but not one step before,
-        each with the nearest frame that was already reachable (empty at iteration 0)."""
-        if iteration <= 0:
-            return []
-        lo0, hi0 = self.reach(iteration - 1, tau)
-        lo1, hi1 = self.reach(iteration, tau)
-        return [(f, lo0) for f in range(lo1, lo0)] + [(f, hi0 - 1) for f in range(hi0, hi1)]
-
     def started(self, iteration: int) -> bool:
         return bool(self.event_at) and iteration >= self.event_at[0]
 
