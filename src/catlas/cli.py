@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from catlas.config import METHODS, PRESETS, merge_dicts, parse_override
+from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.errors import CatlasError
 
 
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("example", help="write a built-in example sequence (default: a walking creature)")
     e.add_argument("out", help="folder to write the frames to")
     e.add_argument("--frames", type=int, default=24)
-    e.add_argument("--kind", choices=("creature", "sheet", "humanoid"), default="creature",
+    e.add_argument("--kind", choices=EXAMPLE_KINDS, default="creature",
                    help="creature: a quadruped walking in place; sheet: a sheet rolling into an "
                         "arc; humanoid: a humanoid marching in place with large limb swings")
     e.add_argument("--force", action="store_true", help="replace the folder if it exists")

@@ -103,6 +103,15 @@ class _Part:
         self.rest = local @ self.frame + self.origin
 
 
+def _joined_faces(parts: dict[str, _Part]) -> tuple[np.ndarray, int]:
+    """Faces (F, 3) of all parts in one vertex array (parts in dict order) and its vertex count."""
+    faces, off = [], 0
+    for p in parts.values():
+        faces.append(p.faces + off)
+        off += len(p.rest)
+    return np.concatenate(faces), off
+
+
 # ---------------------------------------------------------------------------- creature
 
 _BODY_Y = 0.40
@@ -142,11 +151,7 @@ def make_walking_creature(n_frames: int = 24, seed: int = 0) -> tuple[np.ndarray
     swing = np.deg2rad(rng.uniform(22, 28))
     sway = rng.uniform(2.0, 3.0)  # tail curvature amplitude, 1/unit
     parts = _creature_parts()
-    faces, off = [], 0
-    for p in parts.values():
-        faces.append(p.faces + off)
-        off += len(p.rest)
-    faces = np.concatenate(faces)
+    faces, off = _joined_faces(parts)
 
     x_axis = np.array([1.0, 0, 0])
     leg_phase = {"lf": 0.0, "rh": 0.0, "rf": np.pi, "lh": np.pi}  # trot: diagonal pairs
@@ -263,11 +268,7 @@ def make_humanoid(n_frames: int = 24, seed: int = 0) -> tuple[np.ndarray, np.nda
     elbow_bend = np.deg2rad(rng.uniform(40, 50))
     twist = np.deg2rad(rng.uniform(16, 20))
     parts = _humanoid_parts()
-    faces, off = [], 0
-    for p in parts.values():
-        faces.append(p.faces + off)
-        off += len(p.rest)
-    faces = np.concatenate(faces)
+    faces, off = _joined_faces(parts)
 
     x_axis, y_axis = np.array([1.0, 0, 0]), np.array([0, 1.0, 0])
     # the right leg leads at phase 0; each arm swings with the opposite leg
