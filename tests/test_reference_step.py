@@ -91,8 +91,10 @@ def test_optimised_step_equals_reference(method, dtype):
     grads_r = torch.autograd.grad(loss_r, list(model.parameters()))
 
     # float64: equal to rounding (this is the exactness check). float32: equal up to summation
-    # order; the uv-weight gradient sums terms of both signs (measured relative error 1.2e-4).
-    tol = 1e-10 if dtype == torch.float64 else 5e-4
+    # order; the uv-weight gradient sums terms of both signs, so its relative error depends on
+    # the CPU's kernels (measured 1.2e-4 on an AVX-512 machine, 5.1e-4 on an AVX2 one); a wrong
+    # gradient would be off by O(1).
+    tol = 1e-10 if dtype == torch.float64 else 2e-3
     torch.testing.assert_close(loss, loss_r, rtol=tol, atol=0)
     for (name, _), g, g_r in zip(model.named_parameters(), grads, grads_r):
         assert (g - g_r).norm() <= tol * g_r.norm() + 1e-30, name
