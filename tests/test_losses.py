@@ -9,6 +9,7 @@ from catlas.losses import (
     dsr_terms,
     metric_consistency,
     nearest_neighbors,
+    surface_motion,
 )
 
 # ---------------------------------------------------------------- Chamfer
@@ -174,3 +175,26 @@ def test_kdtree_and_dense_nearest_neighbours_agree():
     rd, cd = _nn_indices_dense(p, t, chunk=50)
     assert torch.equal(rk, rd) and torch.equal(ck, cd)
     assert rk.shape == (3, 257) and ck.shape == (3, 190)
+
+
+# ---------------------------------------------------------------- surface motion
+
+
+def test_surface_motion_known_values():
+    a = torch.rand(2, 3, 7, 3, dtype=torch.float64)
+    t = torch.tensor([0.3, -0.4, 1.2], dtype=torch.float64)  # |t|^2 = 0.09 + 0.16 + 1.44
+    assert float(surface_motion(a, a + t)) == pytest.approx(1.69, rel=1e-12)
+    assert float(surface_motion(a, a)) == 0.0
+    # one sample moved by 2 along z among 4: mean = 4 / 4
+    b = torch.zeros(4, 3, dtype=torch.float64)
+    c = b.clone()
+    c[2, 2] = 2.0
+    assert float(surface_motion(b, c)) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_surface_motion_gradcheck_and_shapes():
+    a = torch.rand(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.rand(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(surface_motion, (a, b))
+    with pytest.raises(ValueError):
+        surface_motion(torch.zeros(2, 3), torch.zeros(3, 3))

@@ -69,6 +69,28 @@ def test_objectives_select_terms_by_method():
     assert not needs_jacobian(LossConfig(method="ours"), False)  # one frame: no pairs
 
 
+def test_surface_motion_term_pairs_frames_in_layout_order():
+    # frames laid out [i1, j1, i2, j2]: pair 1 moves by 0.1 in x, pair 2 by 0.3 in y
+    B, P, S = 4, 2, 5
+    xyz = torch.rand(B, P, S, 3)
+    xyz[1] = xyz[0] + torch.tensor([0.1, 0.0, 0.0])
+    xyz[3] = xyz[2] + torch.tensor([0.0, 0.3, 0.0])
+    clouds = torch.rand(B, 20, 3)
+    for method in ("ours", "atlasnet"):
+        cfg = LossConfig(method=method, alpha_motion=2.0)
+        jac = torch.rand(B, P, S, 3, 2) if method == "ours" else None
+        loss, t = step_loss(xyz, jac, clouds, cfg)
+        assert float(t["motion"]) == pytest.approx((0.01 + 0.09) / 2, rel=1e-5)
+        extra = t.get("metric_consistency", torch.zeros(())) * cfg.alpha_mc
+        assert float(loss) == pytest.approx(float(t["chamfer"] + extra + 2.0 * t["motion"]), rel=1e-6)
+    # off by default; zero (not a pair term) when there are no pairs
+    assert "motion" not in step_loss(xyz, None, clouds, LossConfig(method="atlasnet"))[1]
+    _, t = step_loss(xyz, None, clouds, LossConfig(method="atlasnet", alpha_motion=1.0), pairs_valid=False)
+    assert float(t["motion"]) == 0.0
+    with pytest.raises(ValueError, match="alpha_motion"):
+        LossConfig(alpha_motion=-1.0)
+
+
 def _tiny(**train) -> dict:
     return {"train": {"iterations": 20, **train}}
 

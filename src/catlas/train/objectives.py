@@ -9,6 +9,7 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
+from catlas.losses.surface_motion import surface_motion
 
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
@@ -57,5 +58,12 @@ def step_loss(
         reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
+    if cfg.alpha_motion > 0:
+        if pairs_valid:
+            motion = surface_motion(xyz[0::2], xyz[1::2])
+            loss = loss + cfg.alpha_motion * motion
+        else:
+            motion = torch.zeros((), device=xyz.device)
+        terms["motion"] = motion.detach()
     terms["loss"] = loss.detach()
     return loss, terms
