@@ -6,8 +6,11 @@ from catlas.bench import run_bench, step_flops
 from catlas.config import make_config
 
 
+FULL = {"loss": {"metric_samples": None}}  # the Jacobian at every UV sample
+
+
 def test_step_flops_paper_config_by_hand():
-    cfg = make_config("paper")
+    cfg = make_config("paper", FULL)
     B, N, S, P, C = 4, 2500, 250, 10, 1024
     enc = B * N * (3 * 64 + 64 * 128 + 128 * C) + B * 2 * C * C
     dec_first = B * P * C * 1026 + P * S * 2 * 1026
@@ -25,9 +28,17 @@ def test_bench_runs_and_prints_every_method():
 
 
 def test_step_flops_with_metric_subset():
-    full = make_config("paper")
+    full = make_config("paper", FULL)
     sub = make_config("paper", {"loss": {"metric_samples": 500}})  # 50 of 250 per patch
     an = make_config("paper", {"loss": {"method": "atlasnet"}})
     dec_rows = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3  # per sample row, fwd+bwd
     assert step_flops(full) - step_flops(sub) == dec_rows * 2 * (250 - 50)
     assert step_flops(sub) - step_flops(an) == dec_rows * 2 * 50
+
+
+def test_paper_preset_takes_the_jacobian_at_750_samples():
+    """75 of 250 samples per patch: ours costs the full-Jacobian count minus 175 sample rows."""
+    paper, full = make_config("paper"), make_config("paper", FULL)
+    assert paper.loss.metric_samples == 750
+    dec_rows = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3
+    assert step_flops(full) - step_flops(paper) == dec_rows * 2 * (250 - 75)
