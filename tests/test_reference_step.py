@@ -66,7 +66,8 @@ def _reference_loss(xyz, jac, clouds, cfg: LossConfig, area):
         t = dsr_terms(first_fundamental_form(jac), area)
         loss = loss + cfg.alpha_dsr * dsr_loss(t, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch,
                                                cfg.dsr_total_area)
-    return loss
+    diff = xyz[0::2] - xyz[1::2]  # the same UV sample in the two frames of each pair
+    return loss + cfg.motion_weight() * (diff ** 2).sum(dim=-1).mean()
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -78,7 +79,8 @@ def test_optimised_step_equals_reference(method, dtype):
     clouds = torch.rand(4, 150, 3, dtype=dtype)
     uv = torch.rand(3, 40, 2, dtype=dtype)
     area = torch.full((4,), 0.3, dtype=dtype)
-    cfg = LossConfig(method=method, alpha_mc=10.0)  # a large weight so the MC gradient matters
+    # large weights so that the MC and surface-motion gradients matter
+    cfg = LossConfig(method=method, alpha_mc=10.0, alpha_motion=1.0)
     jac_needed = needs_jacobian(cfg, True)
 
     xyz, jac = model(clouds, uv, jacobian=jac_needed)

@@ -61,9 +61,13 @@ def test_objectives_select_terms_by_method():
     area = torch.ones(B)
     keys = {m: set(step_loss(xyz, jac, clouds, LossConfig(method=m), area)[1]) for m in ("ours", "atlasnet", "dsr")}
     assert keys["atlasnet"] == {"chamfer", "loss"}
-    assert keys["ours"] == {"chamfer", "metric_consistency", "loss"}
+    assert keys["ours"] == {"chamfer", "metric_consistency", "motion", "loss"}  # motion: ours' default
     assert keys["dsr"] >= {"chamfer", "dsr_E", "dsr_G", "dsr_skew", "dsr_total_area", "loss"}
     loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5))
+    expected = t["chamfer"] + 0.5 * t["metric_consistency"] + 0.1 * t["motion"]
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5, alpha_motion=0.0))
+    assert "motion" not in t  # the paper's ours
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
     assert not needs_jacobian(LossConfig(method="atlasnet"), True)
     assert not needs_jacobian(LossConfig(method="ours"), False)  # one frame: no pairs
@@ -83,8 +87,9 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
         assert float(t["motion"]) == pytest.approx((0.01 + 0.09) / 2, rel=1e-5)
         extra = t.get("metric_consistency", torch.zeros(())) * cfg.alpha_mc
         assert float(loss) == pytest.approx(float(t["chamfer"] + extra + 2.0 * t["motion"]), rel=1e-6)
-    # off by default; zero (not a pair term) when there are no pairs
+    # off by default for the baselines, 0.1 for ours; zero (not a pair term) when there are no pairs
     assert "motion" not in step_loss(xyz, None, clouds, LossConfig(method="atlasnet"))[1]
+    assert [LossConfig(method=m).motion_weight() for m in ("ours", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
     _, t = step_loss(xyz, None, clouds, LossConfig(method="atlasnet", alpha_motion=1.0), pairs_valid=False)
     assert float(t["motion"]) == 0.0
     with pytest.raises(ValueError, match="alpha_motion"):

@@ -58,10 +58,11 @@ def step_loss(
         reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
-    if cfg.alpha_motion > 0:
+    alpha_motion = cfg.motion_weight()
+    if alpha_motion > 0:
         if pairs_valid:
             motion = surface_motion(xyz[0::2], xyz[1::2])
-            loss = loss + cfg.alpha_motion * motion
+            loss = loss + alpha_motion * motion
         else:
             motion = torch.zeros((), device=xyz.device)
         terms["motion"] = motion.detach()
