@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import catlas
-from catlas.config import LossConfig, TrainConfig, make_config
+from catlas.config import FitConfig, LossConfig, TrainConfig, make_config
 from catlas.errors import CatlasError
 from catlas.train.checkpoint import load_checkpoint
 from catlas.train.loop import learning_rate
@@ -94,6 +95,17 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
     assert float(t["motion"]) == 0.0
     with pytest.raises(ValueError, match="alpha_motion"):
         LossConfig(alpha_motion=-1.0)
+
+
+def test_config_written_before_the_motion_term_loads_without_it():
+    """A run saved before loss.alpha_motion existed was fitted without the term: resuming or
+    comparing it must not switch the new ours default (0.1) on."""
+    d = FitConfig().to_dict()
+    del d["loss"]["alpha_motion"]
+    old = FitConfig.from_yaml(yaml.safe_dump(d))
+    assert old.loss.alpha_motion == 0.0 and old.loss.motion_weight() == 0.0
+    new = FitConfig.from_yaml(FitConfig().to_yaml())  # None round-trips: the method default
+    assert new.loss.alpha_motion is None and new.loss.motion_weight() == 0.1
 
 
 def _tiny(**train) -> dict:

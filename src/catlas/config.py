@@ -182,6 +182,10 @@ class FitConfig:
             raise CatlasError(f"{source}: not valid YAML ({e})") from None
         if not isinstance(d, dict):
             raise CatlasError(f"{source}: expected a mapping of settings")
+        loss = d.get("loss")
+        if isinstance(loss, dict) and "alpha_motion" not in loss:
+            # written before the surface-motion term existed: that run was fitted without it
+            d["loss"] = {**loss, "alpha_motion": 0.0}
         return _from_plain(cls, d, source)
 
     def save(self, path: str | Path) -> None:
