@@ -7,6 +7,9 @@ from catlas.config import make_config
 
 
 FULL = {"loss": {"metric_samples": None}}  # the Jacobian at every UV sample
+# paper decoder FLOPs of one UV sample's Jacobian (2 tangent rows, layers after the first) x
+# 4 frames x 10 patches, forward + backward
+JAC_SAMPLE_FLOPS = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3 * 2
 
 
 def test_step_flops_paper_config_by_hand():
@@ -31,14 +34,12 @@ def test_step_flops_with_metric_subset():
     full = make_config("paper", FULL)
     sub = make_config("paper", {"loss": {"metric_samples": 500}})  # 50 of 250 per patch
     an = make_config("paper", {"loss": {"method": "atlasnet"}})
-    dec_rows = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3  # per sample row, fwd+bwd
-    assert step_flops(full) - step_flops(sub) == dec_rows * 2 * (250 - 50)
-    assert step_flops(sub) - step_flops(an) == dec_rows * 2 * 50
+    assert step_flops(full) - step_flops(sub) == JAC_SAMPLE_FLOPS * (250 - 50)
+    assert step_flops(sub) - step_flops(an) == JAC_SAMPLE_FLOPS * 50
 
 
 def test_paper_preset_takes_the_jacobian_at_750_samples():
     """75 of 250 samples per patch: ours costs the full-Jacobian count minus 175 sample rows."""
     paper, full = make_config("paper"), make_config("paper", FULL)
     assert paper.loss.metric_samples == 750
-    dec_rows = 10 * 4 * (1026 * 513 + 513 * 256 + 256 * 3) * 2 * 3
-    assert step_flops(full) - step_flops(paper) == dec_rows * 2 * (250 - 75)
+    assert step_flops(full) - step_flops(paper) == JAC_SAMPLE_FLOPS * (250 - 75)
