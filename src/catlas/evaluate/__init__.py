@@ -1,9 +1,11 @@
 """The paper's evaluation: metrics on arrays, evaluation-time sampling, the pair protocol, reports."""
 
 from catlas.evaluate.gt import load_gt
+from catlas.evaluate.gt_atlas import evaluate_gt_atlas, gt_atlas_points
 from catlas.evaluate.nearest import evaluate_nearest, nearest_vertex_map
 from catlas.evaluate.protocol import EvalResult, EvalSettings, evaluate, sample_frame_pairs
 from catlas.evaluate.sampling import SurfaceSamples, collapsed_patches, kept_patches
 
 __all__ = ["EvalResult", "EvalSettings", "SurfaceSamples", "collapsed_patches", "evaluate",
-           "evaluate_nearest", "kept_patches", "load_gt", "nearest_vertex_map", "sample_frame_pairs"]
+           "evaluate_gt_atlas", "evaluate_nearest", "gt_atlas_points", "kept_patches", "load_gt",
+           "nearest_vertex_map", "sample_frame_pairs"]

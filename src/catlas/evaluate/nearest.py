@@ -25,7 +25,7 @@ from catlas.evaluate import metrics as mt
 from catlas.evaluate.protocol import (SUMMARY_UNITS, EvalResult, EvalSettings, convention_summary,
                                       sample_frame_pairs, score_pair)
 
-__all__ = ["NEAREST", "nearest_vertex_map", "evaluate_nearest"]
+__all__ = ["NEAREST", "nearest_vertex_map", "evaluate_nearest", "evaluate_vertex_map"]
 
 NEAREST = "nearest"
 """The baseline's name (``catlas compare --baseline nearest``, benchmark rows)."""
@@ -53,6 +53,20 @@ def evaluate_nearest(gt: np.ndarray, settings: EvalSettings | None = None,
     ``m`` 0; ``summary`` in printed units (msL2 x1e3, mr %, mAUC %) with ``"method":
     "nearest"`` and None for the run-only entries.
     """
+    return evaluate_vertex_map(
+        gt, lambda a, b, tree_b: nearest_vertex_map(gt[a], tree_b), settings, NEAREST,
+        "GT vertices only: each GT vertex of A -> nearest GT vertex of B (3D)", progress)
+
+
+def evaluate_vertex_map(gt: np.ndarray, pair_map: Callable[[int, int, cKDTree], np.ndarray],
+                        settings: EvalSettings | None, method: str, inputs: str,
+                        progress: Callable[[int, int], None] | None = None) -> EvalResult:
+    """Score a map between GT vertices with the protocol (no reconstruction: CD is NaN).
+
+    gt: (K_frames, V, 3) normalised GT vertices; pair_map(a, b, tree_b) -> (V,) int, the vertex
+    of frame b predicted for each vertex of frame a (tree_b: a cKDTree of gt[b]); method and
+    inputs: the summary's ``method`` and ``inputs`` entries. See :func:`evaluate_nearest`.
+    """
     s = settings or EvalSettings()
     gt = np.asarray(gt, np.float64)
     if gt.ndim != 3 or gt.shape[2] != 3 or gt.shape[1] < 1:
@@ -76,7 +90,7 @@ def evaluate_nearest(gt: np.ndarray, settings: EvalSettings | None = None,
         a, b = int(pairs[n, 0]), int(pairs[n, 1])
         if b != frame_b:
             sq_b, tree_b, frame_b = mt.pairwise_sqdist(gt[b]), cKDTree(gt[b]), b
-        d_all[n], r_all[n], values, pair_curves = score_pair(sq_b, nearest_vertex_map(gt[a], tree_b), thr)
+        d_all[n], r_all[n], values, pair_curves = score_pair(sq_b, pair_map(a, b, tree_b), thr)
         for k, v in values.items():
             cols[k][n] = v
         for c in mt.CONVENTIONS:
@@ -85,10 +99,10 @@ def evaluate_nearest(gt: np.ndarray, settings: EvalSettings | None = None,
             progress(done, M)
     result = EvalResult(s, pairs, cols, thr, {c: v.mean(axis=0) for c, v in curves.items()})
     result.summary = {
-        "method": NEAREST,
+        "method": method,
         "conventions": convention_summary(cols, d_all, r_all),
         "default_convention": "code",
-        "units": {**SUMMARY_UNITS, "CD": "not defined for the nearest-vertex map (null in metrics.json)"},
+        "units": {**SUMMARY_UNITS, "CD": f"not defined for the {method} map (null in metrics.json)"},
         "normalisation": None,
         "settings": asdict(s),
         "frames": K,
@@ -96,7 +110,7 @@ def evaluate_nearest(gt: np.ndarray, settings: EvalSettings | None = None,
         "patches": None,
         "mean_kept_patches": None,
         "predicted_points_per_shape": None,
-        "inputs": "GT vertices only: each GT vertex of A -> nearest GT vertex of B (3D)",
+        "inputs": inputs,
         "run_iteration": None,
         "seconds": round(time.perf_counter() - t0, 3),
     }

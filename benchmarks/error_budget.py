@@ -1,0 +1,115 @@
+"""Where a fit's correspondence error comes from: the protocol's floor, the reconstruction, drift.
+
+    # the floor of the paper protocol on cat_walk (GT mesh as a perfect atlas) and the nearest map
+    .venv/bin/python benchmarks/error_budget.py --points 3125 12500
+    # and three fitted runs, split into their parts
+    .venv/bin/python benchmarks/error_budget.py runs/cat_s0 runs/cat_s1 runs/cat_s2
+
+All figures: msL2 (x1e3 normalised units, authors'-code convention: mean Euclidean distance),
+mr and mAUC (%), with the protocol of `catlas eval` (--pairs seeded frame pairs, --points
+predicted points per frame).
+
+* gt-atlas: the GT mesh used as the atlas (catlas.evaluate.evaluate_gt_atlas). What the two
+  snaps of the protocol (GT vertex -> nearest predicted point, predicted point -> nearest GT
+  vertex) cost even with perfect correspondences: the floor of any run scored with that many
+  points.
+* nearest: each GT vertex -> nearest GT vertex of the other frame (the trivial map to beat).
+* per run: its msL2; "self", the same protocol from each frame to itself (A -> A over every
+  frame), which is what the reconstruction's error and the snaps cost without any change of
+  frame; and msL2 binned by the frame offset |A - B| of the pairs: how far the parameterisation
+  drifts as frames get further apart.
+
+The sequence (default ../shared/data/cat_walk, skipped with a message when absent) is used when
+no run is given; with runs, the first run's own GT (stored with the run when it was fitted on
+meshes with shared connectivity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from catlas import load_run
+from catlas.config import DataConfig
+from catlas.data.sequence import load_sequence
+from catlas.evaluate import (EvalSettings, SurfaceSamples, evaluate, evaluate_gt_atlas,
+                             evaluate_nearest, load_gt)
+
+CAT_WALK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cat_walk"
+OFFSET_BINS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 10_000))
+
+
+def _means(summary: dict) -> str:
+    c = summary["conventions"]["code"]
+    return f"msL2 {c['msL2']['mean']:6.2f}  mr {c['mr']['mean']:5.2f}  mAUC {c['mAUC']['mean']:6.2f}"
+
+
+def self_msl2(run, gt: np.ndarray, settings: EvalSettings) -> float:
+    """msL2 (x1e3) of the protocol from every frame to itself: reconstruction + snapping only."""
+    sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
+    sampler.prepare(list(range(run.n_frames)))
+    errors = []
+    for a in range(run.n_frames):
+        y, _, _, _ = sampler.pair(a, a)
+        k = cKDTree(gt[a]).query(y[cKDTree(y).query(gt[a])[1]])[1]
+        errors.append(np.linalg.norm(gt[a][k] - gt[a], axis=1).mean())
+    return 1e3 * float(np.mean(errors))
+
+
+def by_offset(pairs: np.ndarray, msl2: np.ndarray) -> str:
+    """Mean msL2 (x1e3) of the pairs per bin of |A - B|; msl2: (M,) raw units."""
+    off = np.abs(pairs[:, 0] - pairs[:, 1])
+    cells = []
+    for lo, hi in OFFSET_BINS:
+        sel = (off >= lo) & (off <= hi)
+        label = f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi < 10_000 else f">={lo}")
+        cells.append(f"{label}: {1e3 * msl2[sel].mean():5.1f}" if sel.any() else f"{label}: -")
+    return "  ".join(cells)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", type=Path, nargs="*", help="fitted run folders")
+    ap.add_argument("--sequence", type=Path, default=CAT_WALK,
+                    help="mesh sequence with shared connectivity, used when no run is given")
+    ap.add_argument("--pairs", type=int, default=500)
+    ap.add_argument("--points", type=int, nargs="+", default=[3125],
+                    help="predicted points per frame for the gt-atlas floor (the runs use the first)")
+    args = ap.parse_args()
+
+    if args.runs:
+        first = load_run(args.runs[0])
+        gt, faces = load_gt(first), first.sequence.faces
+        source = f"GT of {args.runs[0]}"
+    else:
+        if not args.sequence.exists():
+            print(f"skipped: {args.sequence} not found (cat_walk lives in ../shared/data)")
+            return 0
+        seq = load_sequence(args.sequence, DataConfig(points_per_frame=100), np.random.default_rng(0))
+        gt, faces, source = seq.vertices, seq.faces, str(args.sequence)
+    if faces is None:
+        print(f"{source}: no shared mesh connectivity, so no GT atlas; give a mesh sequence",
+              file=sys.stderr)
+        return 1
+    gt = np.asarray(gt, np.float64)
+    print(f"{source}: {gt.shape[0]} frames, {gt.shape[1]} GT vertices, {args.pairs} pairs")
+    for n in args.points:
+        res = evaluate_gt_atlas(gt, faces, EvalSettings(pairs=args.pairs, n_points=n))
+        print(f"  gt-atlas, {n:6d} points   {_means(res.summary)}")
+    print(f"  nearest                   {_means(evaluate_nearest(gt, EvalSettings(pairs=args.pairs)).summary)}")
+    settings = EvalSettings(pairs=args.pairs, n_points=args.points[0])
+    for path in args.runs:
+        run = load_run(path)
+        run_gt = load_gt(run)
+        res = evaluate(run, run_gt, settings)
+        print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(run, run_gt, settings):.2f}")
+        print(f"  msL2 by |A - B|  {by_offset(res.pairs, res.per_pair['msL2_code'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""The GT-atlas floor of the protocol: known answers, invariance to rigid motion, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from _eval_helpers import fitted_run_dir
+from catlas.errors import CatlasError
+from catlas.evaluate import EvalSettings, evaluate_gt_atlas, gt_atlas_points
+
+
+def _sphere() -> tuple[np.ndarray, np.ndarray]:
+    m = trimesh.creation.icosphere(subdivisions=1, radius=0.4)  # 42 vertices, 80 faces
+    # jittered: the icosphere's symmetry makes many distances tie, and ties flip with rounding
+    jitter = np.random.default_rng(0).normal(scale=0.01, size=m.vertices.shape)
+    return np.asarray(m.vertices) + jitter, np.asarray(m.faces)
+
+
+def test_points_follow_the_mesh():
+    v, f = _sphere()
+    gt = np.stack([v, 2.0 * v + [0.1, 0, 0]])
+    y = gt_atlas_points(gt, f, 500, seed=3)
+    assert y.shape == (2, 500, 3)
+    # same barycentrics on both frames (float32 barycentrics sum to 1 within 1e-7)
+    np.testing.assert_allclose(y[1], 2.0 * y[0] + [0.1, 0, 0], atol=1e-6)
+    assert np.linalg.norm(y[0], axis=1).max() < 0.45  # on the surface, not beyond it
+    assert (gt_atlas_points(gt, f, 500, seed=3) == y).all()
+
+
+def test_dense_points_on_a_static_mesh_are_exact():
+    v, f = _sphere()
+    gt = np.repeat(v[None], 3, axis=0)
+    res = evaluate_gt_atlas(gt, f, EvalSettings(pairs=12, n_points=40_000))
+    c = res.summary["conventions"]["code"]
+    assert c["msL2"]["mean"] == 0 and c["mr"]["mean"] == 0 and c["mAUC"]["mean"] == pytest.approx(100)
+    assert res.summary["method"] == "gt-atlas" and np.isnan(res.per_pair["CD"]).all()
+
+
+def test_one_point_on_one_triangle_known_answer():
+    # a single point: every vertex of A goes to it, and it snaps to the corner nearest to it,
+    # so the two other corners are wrong by their distance to that corner
+    tri = np.array([[0.0, 0, 0], [0.01, 0, 0], [0, 0.02, 0]])
+    gt = np.stack([tri, tri])
+    y = gt_atlas_points(gt, np.array([[0, 1, 2]]), 1, seed=0)[0, 0]
+    k = int(np.argmin(np.linalg.norm(tri - y, axis=1)))
+    expected = np.linalg.norm(tri - tri[k], axis=1).mean()
+    res = evaluate_gt_atlas(gt, np.array([[0, 1, 2]]), EvalSettings(pairs=4, n_points=1))
+    np.testing.assert_allclose(res.per_pair["msL2_code"], expected)
+
+
+def test_rigid_motion_does_not_change_the_floor():
+    v, f = _sphere()
+    rot = Rotation.from_rotvec([[0, 0, 0], [0.3, -0.2, 0.9], [-1.0, 0.4, 0.2]])
+    moved = np.stack([r.apply(v) + t for r, t in zip(rot, ([0, 0, 0], [0.2, 0, 0.1], [0, -0.3, 0]))])
+    still = np.repeat(v[None], 3, axis=0)
+    s = EvalSettings(pairs=20, n_points=60)
+    a, b = evaluate_gt_atlas(moved, f, s), evaluate_gt_atlas(still, f, s)
+    assert b.per_pair["msL2_code"].mean() > 0  # 60 points on 42 vertices: the snaps do cost
+    np.testing.assert_allclose(a.per_pair["msL2_code"], b.per_pair["msL2_code"], atol=1e-12)
+    np.testing.assert_allclose(a.per_pair["mr"], b.per_pair["mr"], atol=1e-12)
+
+
+def test_bad_input():
+    v, f = _sphere()
+    gt = np.stack([v, v])
+    with pytest.raises(CatlasError, match="faces"):
+        evaluate_gt_atlas(gt, f[:, :2])
+    with pytest.raises(CatlasError, match="outside"):
+        evaluate_gt_atlas(gt, f + 100)
+    with pytest.raises(CatlasError, match="points"):
+        evaluate_gt_atlas(gt, f, EvalSettings(n_points=0))
+    with pytest.raises(CatlasError, match="at least 2 frames"):
+        evaluate_gt_atlas(gt[:1], f)
+
+
+def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
+    run = fitted_run_dir(example_dir, tmp_path_factory.getbasetemp())
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "error_budget.py"
+    p = subprocess.run([sys.executable, str(script), str(run), "--pairs", "10", "--points", "500", "4000"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    floors = [float(ln.split("msL2")[1].split()[0]) for ln in lines if "gt-atlas" in ln]
+    assert len(floors) == 2 and floors[1] < floors[0]  # denser points, lower floor
+    assert any("self (A -> A) msL2" in ln for ln in lines)
+    assert any(ln.strip().startswith("msL2 by |A - B|") for ln in lines)
