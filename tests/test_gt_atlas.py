@@ -11,7 +11,7 @@ import pytest
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from _eval_helpers import fitted_run_dir
+from _eval_helpers import assert_one_line_error, cli, fitted_run_dir
 from catlas.errors import CatlasError
 from catlas.evaluate import EvalSettings, evaluate_gt_atlas, gt_atlas_points
 
@@ -91,3 +91,25 @@ def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
     assert len(floors) == 2 and floors[1] < floors[0]  # denser points, lower floor
     assert any("self (A -> A) msL2" in ln for ln in lines)
     assert any(ln.strip().startswith("msL2 by |A - B|") for ln in lines)
+
+
+def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
+    from catlas.evaluate import load_gt, load_gt_faces
+    from catlas.run import load_run
+
+    run_dir = fitted_run_dir(example_dir, tmp_path_factory.getbasetemp())
+    p = cli("compare", str(run_dir), "--baseline", "nearest", "gt-atlas")
+    assert p.returncode == 0, p.stderr
+    rows = {ln.split()[0]: ln.split() for ln in p.stdout.splitlines()[2:4]}
+    run = load_run(run_dir)
+    floor = evaluate_gt_atlas(load_gt(run), load_gt_faces(run)).summary["conventions"]["code"]
+    assert float(rows["gt-atlas"][1]) == pytest.approx(floor["msL2"]["mean"], abs=1e-4)
+    assert float(rows["gt-atlas"][1]) < float(rows["nearest"][1])
+    assert "gt-atlas: the GT mesh as a perfect atlas, 3125 points" in p.stdout
+    # GT given as point clouds (right frame and vertex counts) has no faces: a one-line error
+    frames = tmp_path / "clouds"
+    frames.mkdir()
+    for k, v in enumerate(run.sequence.to_input_units(load_gt(run))):
+        np.savetxt(frames / f"f{k}.xyz", v)
+    assert_one_line_error(cli("compare", str(run_dir), "--baseline", "gt-atlas", "--gt", str(frames)),
+                          "no mesh faces")

@@ -91,7 +91,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from catlas.evaluate import EvalSettings, evaluate_nearest, load_gt
+    from catlas.evaluate import (EvalSettings, evaluate_gt_atlas, evaluate_nearest, load_gt,
+                                 load_gt_faces)
     from catlas.evaluate.report import compare_rows, format_compare, read_metrics, summary_row
     from catlas.run import load_run
 
@@ -99,21 +100,28 @@ def _compare(args: argparse.Namespace) -> int:
     rows = compare_rows(run_dirs, args.convention)
     if args.gt and not args.baseline:
         raise CatlasError("--gt is used with --baseline")
-    note = ""
-    if args.baseline == "nearest":
+    notes = []
+    if args.baseline:
         # on the first run's GT, with the pair settings its evaluation recorded (else the defaults)
         first = run_dirs[0]
-        gt = load_gt(load_run(first), args.gt)
+        run = load_run(first)
+        gt = load_gt(run, args.gt)
         recorded = (read_metrics(first) or {}).get("settings", {})
         known = {f.name for f in fields(EvalSettings)}
         settings = EvalSettings(**{k: v for k, v in recorded.items() if k in known})
-        result = evaluate_nearest(gt, settings)
-        rows.append(summary_row("nearest", None, result.summary, args.convention))
-        note = (f"nearest: each GT vertex -> nearest GT vertex of the other frame; GT of {first}, "
-                f"{settings.pairs} pairs, seed {settings.seed}"
-                + ("" if recorded else f" (defaults: {first} has no evaluation)"))
+        where = (f"GT of {first}, {settings.pairs} pairs, seed {settings.seed}"
+                 + ("" if recorded else f" (defaults: {first} has no evaluation)"))
+        for name in dict.fromkeys(args.baseline):
+            if name == "nearest":
+                result = evaluate_nearest(gt, settings)
+                notes.append(f"nearest: each GT vertex -> nearest GT vertex of the other frame; {where}")
+            else:
+                result = evaluate_gt_atlas(gt, load_gt_faces(run, args.gt), settings)
+                notes.append(f"gt-atlas: the GT mesh as a perfect atlas, {settings.n_points} points "
+                             f"(the protocol's floor); {where}")
+            rows.append(summary_row(name, None, result.summary, args.convention))
     print(format_compare(rows, args.convention))
-    if note:
+    for note in notes:
         print(note)
     return 0
 
@@ -226,10 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("compare", help="print evaluated runs side by side")
     k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     k.add_argument("--convention", choices=("code", "paper"), default="code")
-    k.add_argument("--baseline", choices=("nearest",),
-                   help="add a baseline row: nearest = each GT vertex of frame A -> the nearest GT "
-                        "vertex of frame B (3D), scored on the first run's GT with the pairs and "
-                        "seed of its evaluation")
+    k.add_argument("--baseline", choices=("nearest", "gt-atlas"), nargs="+",
+                   help="add reference rows, scored on the first run's GT with the pairs and seed "
+                        "of its evaluation: nearest = each GT vertex of frame A -> the nearest GT "
+                        "vertex of frame B (3D), the map to beat; gt-atlas = the GT mesh as a "
+                        "perfect atlas, the best the protocol's points allow (needs mesh GT)")
     k.add_argument("--gt", metavar="GT_SEQUENCE",
                    help="GT for --baseline (as for eval); default: the vertices stored with the "
                         "first run")

@@ -1,6 +1,6 @@
 """The paper's evaluation: metrics on arrays, evaluation-time sampling, the pair protocol, reports."""
 
-from catlas.evaluate.gt import load_gt
+from catlas.evaluate.gt import load_gt, load_gt_faces
 from catlas.evaluate.gt_atlas import evaluate_gt_atlas, gt_atlas_points
 from catlas.evaluate.nearest import evaluate_nearest, nearest_vertex_map
 from catlas.evaluate.protocol import EvalResult, EvalSettings, evaluate, sample_frame_pairs
@@ -8,4 +8,4 @@ from catlas.evaluate.sampling import SurfaceSamples, collapsed_patches, kept_pat
 
 __all__ = ["EvalResult", "EvalSettings", "SurfaceSamples", "collapsed_patches", "evaluate",
            "evaluate_gt_atlas", "evaluate_nearest", "gt_atlas_points", "kept_patches", "load_gt",
-           "nearest_vertex_map", "sample_frame_pairs"]
+           "load_gt_faces", "nearest_vertex_map", "sample_frame_pairs"]

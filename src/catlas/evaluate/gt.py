@@ -13,7 +13,7 @@ from catlas.errors import CatlasError
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["load_gt"]
+__all__ = ["load_gt", "load_gt_faces"]
 
 
 def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
@@ -48,3 +48,25 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
         raise CatlasError(f"{path}: GT has {V} vertices per frame but the run's input had "
                           f"{seq.vertices.shape[1]}")
     return seq.to_normalized(np.stack([f.points for f in frames]))
+
+
+def load_gt_faces(run: "Run", path: str | Path | None = None) -> np.ndarray:
+    """``(F, 3)`` int64 faces shared by the GT frames (for :func:`catlas.evaluate.evaluate_gt_atlas`).
+
+    path as in :func:`load_gt`: None = the faces stored with the run; else the first GT frame's.
+    """
+    if path is None:
+        faces, source = run.sequence.faces, run.path
+    else:
+        path = Path(path)
+        if path.is_dir():
+            frame = read_frame(list_frames(path)[0])
+        elif path.is_file():
+            frame = read_array_sequence(path)[0]
+        else:
+            raise CatlasError(f"{path}: no such GT file or folder")
+        faces, source = frame.faces, path
+    if faces is None:
+        raise CatlasError(f"{source}: no mesh faces shared by the frames; the GT atlas needs a mesh "
+                          "sequence (give --gt with meshes)")
+    return np.asarray(faces, np.int64)
