@@ -81,9 +81,9 @@ def main() -> int:
                     help="predicted points per frame for the gt-atlas floor (the runs use the first)")
     args = ap.parse_args()
 
-    if args.runs:
-        first = load_run(args.runs[0])
-        gt, faces = load_gt(first), first.sequence.faces
+    runs = [load_run(path) for path in args.runs]
+    if runs:
+        gt, faces = load_gt(runs[0]), runs[0].sequence.faces
         source = f"GT of {args.runs[0]}"
     else:
         if not args.sequence.exists():
@@ -102,8 +102,7 @@ def main() -> int:
         print(f"  gt-atlas, {n:6d} points   {_means(res.summary)}")
     print(f"  nearest                   {_means(evaluate_nearest(gt, EvalSettings(pairs=args.pairs)).summary)}")
     settings = EvalSettings(pairs=args.pairs, n_points=args.points[0])
-    for path in args.runs:
-        run = load_run(path)
+    for path, run in zip(args.runs, runs):
         run_gt = load_gt(run)
         res = evaluate(run, run_gt, settings)
         print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(run, run_gt, settings):.2f}")

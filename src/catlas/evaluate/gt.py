@@ -51,9 +51,11 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
 
 
 def load_gt_faces(run: "Run", path: str | Path | None = None) -> np.ndarray:
-    """``(F, 3)`` int64 faces shared by the GT frames (for :func:`catlas.evaluate.evaluate_gt_atlas`).
+    """``(F, 3)`` int64 GT faces (for :func:`catlas.evaluate.evaluate_gt_atlas`).
 
-    path as in :func:`load_gt`: None = the faces stored with the run; else the first GT frame's.
+    path as in :func:`load_gt`: None = the faces the run stored (kept only when every input
+    frame had the same faces); else the first GT frame's faces, taken to hold for every frame
+    (the frames share one vertex order, which :func:`load_gt` checks; the faces are not compared).
     """
     if path is None:
         faces, source = run.sequence.faces, run.path

@@ -19,8 +19,7 @@ from scipy.spatial import cKDTree
 
 from catlas.data.sampling import points_from_provenance, sample_surface
 from catlas.errors import CatlasError
-from catlas.evaluate.nearest import evaluate_vertex_map
-from catlas.evaluate.protocol import EvalResult, EvalSettings
+from catlas.evaluate.protocol import EvalResult, EvalSettings, evaluate_vertex_map
 
 __all__ = ["GT_ATLAS", "gt_atlas_points", "evaluate_gt_atlas"]
 
