@@ -90,7 +90,8 @@ def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
     floors = [float(ln.split("msL2")[1].split()[0]) for ln in lines if "gt-atlas" in ln]
     assert len(floors) == 2 and floors[1] < floors[0]  # denser points, lower floor
     assert any("self (A -> A) msL2" in ln for ln in lines)
-    assert any(ln.strip().startswith("msL2 by |A - B|") for ln in lines)
+    rows = {ln.split()[0]: ln.split()[1:] for ln in lines if ln.startswith("  ") and ln.split()}
+    assert rows["|A"][:2] == ["-", "B|"] and {"msL2", "projection", "drift"} <= set(rows)
 
 
 def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
