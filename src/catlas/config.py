@@ -73,8 +73,10 @@ class LossConfig:
     mc_pairs: str = "drawn"
     """Which frame pairs the metric-consistency term compares: "drawn" = the step's pairs (i, j),
     0 < |i - j| <= tau (the paper); "batch" = every pair of frames in the step's batch, so also
-    frames far apart (i1 with i2, ...), at no extra decoding (the uv samples are shared). A
-    catlas experiment against the drift of the parameterisation between distant frames."""
+    frames far apart (i1 with i2, ...), at no extra decoding (the uv samples are shared); under
+    torchrun, the frames of each process' share of the batch. A catlas experiment against the
+    drift of the parameterisation between distant frames; it did not change that drift on cat_walk
+    (README, "Measured figures"), so it is off by default."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then."""
