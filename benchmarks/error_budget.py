@@ -19,7 +19,9 @@ predicted points per frame).
   frame; and msL2 binned by the frame offset |A - B| of the pairs, split into projection and
   drift (catlas.evaluate.split_pair_error): projection = the error if the predicted sample a GT
   vertex snaps to in frame A stood for the same material point in frame B; drift = how far that
-  material point moved over the surface between A and B (the parameterisation sliding).
+  material point moved over the surface between A and B (the parameterisation sliding); and
+  the drift of the pairs at least 9 frames apart per quartile of how much a GT vertex moves
+  over the sequence (Q4 = the most: on cat_walk the paws and lower legs).
 
 The sequence (default ../shared/data/cat_walk, skipped with a message when absent) is used when
 no run is given; with runs, the first run's own GT (stored with the run when it was fitted on
@@ -43,6 +45,7 @@ from catlas.evaluate import (EvalSettings, SurfaceSamples, evaluate, evaluate_gt
 
 CAT_WALK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cat_walk"
 OFFSET_BINS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 10_000))
+FAR = 9  # frame offset from which drift_by_motion averages
 
 
 def _means(summary: dict) -> str:
@@ -62,18 +65,33 @@ def self_msl2(run, gt: np.ndarray, settings: EvalSettings) -> float:
     return 1e3 * float(np.mean(errors))
 
 
-def split_by_pair(run, gt: np.ndarray, pairs: np.ndarray, settings: EvalSettings) -> dict[str, np.ndarray]:
-    """(M,) mean total / projection / drift distance of each pair (raw units), the protocol's pairs."""
+def split_by_pair(run, gt: np.ndarray, pairs: np.ndarray, settings: EvalSettings,
+                  far: int = FAR) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(M,) mean total / projection / drift distance of each pair (raw units), the protocol's
+    pairs; and (V,) each GT vertex's mean drift over the pairs at least ``far`` frames apart."""
     sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
     sampler.prepare(sorted(set(pairs.ravel().tolist())))
     trees = [cKDTree(g) for g in gt]
     out = {k: np.empty(len(pairs)) for k in ("total", "projection", "drift")}
+    drift_far, n_far = np.zeros(gt.shape[1]), 0
     for n, (a, b) in enumerate(pairs.tolist()):
         y_a, y_b, _, _ = sampler.pair(a, b)
         split = split_pair_error(gt[a], gt[b], y_a, y_b, trees[a], trees[b])
         for k in out:
             out[k][n] = getattr(split, k).mean()
-    return out
+        if abs(a - b) >= far:
+            drift_far, n_far = drift_far + split.drift, n_far + 1
+    return out, drift_far / max(n_far, 1)
+
+
+def drift_by_motion(gt: np.ndarray, drift: np.ndarray) -> str:
+    """Mean per-vertex drift (x1e3) in each quartile of how much a GT vertex moves over the
+    sequence (its mean distance from its mean position): where on the body the drift is."""
+    motion = np.linalg.norm(gt - gt.mean(axis=0), axis=2).mean(axis=0)
+    edges = np.quantile(motion, [0.0, 0.25, 0.5, 0.75, 1.0])
+    q = np.clip(np.searchsorted(edges, motion, side="right") - 1, 0, 3)
+    return "  ".join(f"Q{i + 1} (moves {1e3 * motion[q == i].mean():.0f}): {1e3 * drift[q == i].mean():.1f}"
+                     for i in range(4) if (q == i).any())
 
 
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:
@@ -123,11 +141,13 @@ def main() -> int:
         run_gt = load_gt(run)
         res = evaluate(run, run_gt, settings)
         print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(run, run_gt, settings):.2f}")
-        split = split_by_pair(run, run_gt, res.pairs, settings)
+        split, drift_far = split_by_pair(run, run_gt, res.pairs, settings)
         if not np.allclose(split["total"], res.per_pair["msL2_code"]):
             raise RuntimeError(f"{path}: the error split disagrees with catlas.evaluate (a bug)")
         print("\n".join(by_offset(res.pairs, {"msL2": split["total"], "projection": split["projection"],
                                                 "drift": split["drift"]})))
+        print(f"  drift (|A - B| >= {FAR}) by how much a vertex moves, quartiles: "
+              f"{drift_by_motion(run_gt, drift_far)}")
     return 0
 
 
