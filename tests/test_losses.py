@@ -8,7 +8,6 @@ from catlas.losses import (
     dsr_loss,
     dsr_terms,
     metric_consistency,
-    metric_consistency_all_pairs,
     nearest_neighbors,
     surface_motion,
 )
@@ -102,18 +101,6 @@ def test_metric_consistency_shear_weights_f_twice():
     a = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
     b = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
     torch.testing.assert_close(metric_consistency(a, b), torch.tensor(1.0))  # (2*1 + 0) / 2
-
-
-def test_metric_consistency_all_pairs_known_value():
-    # frames whose metric is E = 1, 2, 4 (F = 0, G = 1), plus frame 0 repeated: pairs (a < b)
-    # differ in E by 1, 3, 0, 2, 1, 3 -> squared 1, 9, 0, 4, 1, 9 -> mean 24 / 6 = 4
-    E = torch.tensor([1.0, 2.0, 4.0, 1.0])
-    fff = torch.stack((E, torch.zeros(4), torch.ones(4)), dim=-1)[:, None, None, :].expand(4, 3, 5, 3)
-    torch.testing.assert_close(metric_consistency_all_pairs(fff), torch.tensor(4.0))
-    # with two frames it is the drawn-pair term
-    torch.testing.assert_close(metric_consistency_all_pairs(fff[:2]), metric_consistency(fff[:1], fff[1:2]))
-    with pytest.raises(ValueError):
-        metric_consistency_all_pairs(fff[:1])
 
 
 # ---------------------------------------------------------------- DSR

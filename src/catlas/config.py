@@ -70,13 +70,6 @@ class LossConfig:
     """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
     alpha_mc: float = 0.1
     """Weight of the metric-consistency loss (ours)."""
-    mc_pairs: str = "drawn"
-    """Which frame pairs the metric-consistency term compares: "drawn" = the step's pairs (i, j),
-    0 < |i - j| <= tau (the paper); "batch" = every pair of frames in the step's batch, so also
-    frames far apart (i1 with i2, ...), at no extra decoding (the uv samples are shared); under
-    torchrun, the frames of each process' share of the batch. A catlas experiment against the
-    drift of the parameterisation between distant frames; it did not change that drift on cat_walk
-    (README, "Measured figures"), so it is off by default."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then."""
@@ -105,8 +98,6 @@ class LossConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.tau < 1:
             raise ValueError(f"tau must be >= 1, got {self.tau}")
-        if self.mc_pairs not in ("drawn", "batch"):
-            raise ValueError(f"unknown mc_pairs {self.mc_pairs!r}; choose drawn or batch")
         if not 0.0 <= self.mc_from <= 1.0:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
         if self.alpha_motion is not None and self.alpha_motion < 0:

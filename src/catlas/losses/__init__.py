@@ -2,7 +2,7 @@
 
 from catlas.losses.chamfer import chamfer_distance, chamfer_distance_reference, nearest_neighbors
 from catlas.losses.dsr import dsr_loss, dsr_terms
-from catlas.losses.metric_consistency import metric_consistency, metric_consistency_all_pairs
+from catlas.losses.metric_consistency import metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
 __all__ = [
@@ -12,6 +12,5 @@ __all__ = [
     "dsr_loss",
     "dsr_terms",
     "metric_consistency",
-    "metric_consistency_all_pairs",
     "surface_motion",
 ]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-__all__ = ["metric_consistency", "metric_consistency_all_pairs"]
+__all__ = ["metric_consistency"]
 
 
 def metric_consistency(fff_a: Tensor, fff_b: Tensor) -> Tensor:
@@ -26,20 +25,3 @@ def metric_consistency(fff_a: Tensor, fff_b: Tensor) -> Tensor:
     d = fff_a - fff_b
     d2 = d * d
     return (d2[..., 0] + 2.0 * d2[..., 1] + d2[..., 2]).mean()
-
-
-def metric_consistency_all_pairs(fff: Tensor) -> Tensor:
-    """L_mc averaged over every unordered pair (a, b), a < b, of the B frames of a batch.
-
-    Args:
-        fff: ``(B, ..., 3)`` (E, F, G) of each frame at the same uv samples, B >= 2.
-
-    Returns:
-        scalar tensor: the mean of ``metric_consistency(fff[a], fff[b])`` over the B (B - 1) / 2
-        pairs (frames that appear twice in the batch give a zero term, as they should).
-    """
-    B = fff.shape[0]
-    if B < 2 or fff.shape[-1] != 3:
-        raise ValueError(f"expected (B >= 2, ..., 3), got {tuple(fff.shape)}")
-    a, b = torch.triu_indices(B, B, offset=1, device=fff.device)
-    return metric_consistency(fff[a], fff[b])

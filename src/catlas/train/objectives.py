@@ -8,7 +8,7 @@ from catlas.config import LossConfig
 from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
-from catlas.losses.metric_consistency import metric_consistency, metric_consistency_all_pairs
+from catlas.losses.metric_consistency import metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
 
@@ -47,10 +47,7 @@ def step_loss(
     if cfg.method == "ours" and pairs_valid:
         assert jac is not None
         fff = first_fundamental_form(jac)
-        if cfg.mc_pairs == "batch":
-            mc = metric_consistency_all_pairs(fff)
-        else:
-            mc = metric_consistency(fff[0::2], fff[1::2])
+        mc = metric_consistency(fff[0::2], fff[1::2])
         terms["metric_consistency"] = mc.detach()
         loss = loss + cfg.alpha_mc * mc
     elif cfg.method == "ours":  # no pair term this step (one frame, or before loss.mc_from)
