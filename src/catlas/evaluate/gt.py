@@ -30,12 +30,7 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
                               "shared connectivity); give --gt")
         return seq.vertices.astype(np.float64)
     path = Path(path)
-    if path.is_dir():
-        frames = [read_frame(p) for p in list_frames(path)]
-    elif path.is_file():
-        frames = read_array_sequence(path)
-    else:
-        raise CatlasError(f"{path}: no such GT file or folder")
+    frames = _read_gt_frames(path)
     if len(frames) != run.n_frames:
         raise CatlasError(f"{path}: {len(frames)} GT frames but the run has {run.n_frames}")
     counts = {len(f.points) for f in frames}
@@ -61,14 +56,18 @@ def load_gt_faces(run: "Run", path: str | Path | None = None) -> np.ndarray:
         faces, source = run.sequence.faces, run.path
     else:
         path = Path(path)
-        if path.is_dir():
-            frame = read_frame(list_frames(path)[0])
-        elif path.is_file():
-            frame = read_array_sequence(path)[0]
-        else:
-            raise CatlasError(f"{path}: no such GT file or folder")
-        faces, source = frame.faces, path
+        faces, source = _read_gt_frames(path, first_only=True)[0].faces, path
     if faces is None:
         raise CatlasError(f"{source}: no mesh faces shared by the frames; the GT atlas needs a mesh "
                           "sequence (give --gt with meshes)")
     return np.asarray(faces, np.int64)
+
+
+def _read_gt_frames(path: Path, first_only: bool = False) -> list:
+    """The frames of a GT folder (one file per frame) or sequence file; only the first if asked."""
+    if path.is_dir():
+        files = list_frames(path)
+        return [read_frame(p) for p in (files[:1] if first_only else files)]
+    if path.is_file():
+        return read_array_sequence(path)[:1] if first_only else read_array_sequence(path)
+    raise CatlasError(f"{path}: no such GT file or folder")
