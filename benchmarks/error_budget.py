@@ -53,24 +53,20 @@ def _means(summary: dict) -> str:
     return f"msL2 {c['msL2']['mean']:6.2f}  mr {c['mr']['mean']:5.2f}  mAUC {c['mAUC']['mean']:6.2f}"
 
 
-def self_msl2(run, gt: np.ndarray, settings: EvalSettings) -> float:
+def self_msl2(sampler: SurfaceSamples, gt: np.ndarray) -> float:
     """msL2 (x1e3) of the protocol from every frame to itself: reconstruction + snapping only."""
-    sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
-    sampler.prepare(list(range(run.n_frames)))
     errors = []
-    for a in range(run.n_frames):
+    for a in range(len(gt)):
         y, _, _, _ = sampler.pair(a, a)
         k = cKDTree(gt[a]).query(y[cKDTree(y).query(gt[a])[1]])[1]
         errors.append(np.linalg.norm(gt[a][k] - gt[a], axis=1).mean())
     return 1e3 * float(np.mean(errors))
 
 
-def split_by_pair(run, gt: np.ndarray, pairs: np.ndarray, settings: EvalSettings,
+def split_by_pair(sampler: SurfaceSamples, gt: np.ndarray, pairs: np.ndarray,
                   far: int = FAR) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(M,) mean total / projection / drift distance of each pair (raw units), the protocol's
     pairs; and (V,) each GT vertex's mean drift over the pairs at least ``far`` frames apart."""
-    sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
-    sampler.prepare(sorted(set(pairs.ravel().tolist())))
     trees = [cKDTree(g) for g in gt]
     out = {k: np.empty(len(pairs)) for k in ("total", "projection", "drift")}
     drift_far, n_far = np.zeros(gt.shape[1]), 0
@@ -140,8 +136,11 @@ def main() -> int:
     for path, run in zip(args.runs, runs):
         run_gt = load_gt(run)
         res = evaluate(run, run_gt, settings)
-        print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(run, run_gt, settings):.2f}")
-        split, drift_far = split_by_pair(run, run_gt, res.pairs, settings)
+        # the protocol's samples of every frame, decoded once for "self" and the split
+        sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
+        sampler.prepare(list(range(run.n_frames)))
+        print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(sampler, run_gt):.2f}")
+        split, drift_far = split_by_pair(sampler, run_gt, res.pairs)
         if not np.allclose(split["total"], res.per_pair["msL2_code"]):
             raise RuntimeError(f"{path}: the error split disagrees with catlas.evaluate (a bug)")
         print("\n".join(by_offset(res.pairs, {"msL2": split["total"], "projection": split["projection"],
