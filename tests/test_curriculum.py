@@ -3,10 +3,10 @@ and that a curriculum fit resumes bit-for-bit."""
 
 from __future__ import annotations
 
+
 import pytest
 import torch
 
-import catlas
 from catlas.config import make_config
 from catlas.errors import CatlasError
 from catlas.train.pairs import GrowingWindow, growing_window, sample_pairs
@@ -88,24 +88,6 @@ def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):
     assert torch.equal(a["frame_hits"], b["frame_hits"])
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-
-
-def test_acceleration_fit_draws_one_run_per_step_inside_the_window(example_dir, tmp_path):
-    """loss.alpha_accel > 0: every step's frames are one consecutive run (one drawn anchor per
-    step counted by the curriculum) and the logged acceleration term is positive."""
-    import csv
-
-    from catlas.train.checkpoint import load_checkpoint
-
-    over = {"device": "cpu", "loss": {"alpha_accel": 0.5},
-            "train": {"iterations": 20, "log_every": 5, "threads": 1, "curriculum": True,
-                      "grow_window_init": 4, "grow_from": 0.2, "grow_to": 0.7}}
-    catlas.fit(example_dir, tmp_path / "r", preset="tiny", overrides=over, progress=False)
-    state = load_checkpoint(tmp_path / "r")
-    assert int(state["frame_hits"].sum()) == 20 - int(0.2 * 20)  # one anchor per step
-    with (tmp_path / "r" / "losses.csv").open() as f:
-        accel = [float(r["accel"]) for r in csv.DictReader(f)]
-    assert len(accel) == 4 and min(accel) > 0
 
 
 def test_curriculum_default_follows_the_paper_per_method():

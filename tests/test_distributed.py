@@ -113,8 +113,6 @@ def test_config_checks():
     DataParallel(0, 3, 0).check_config(cfg)
     with pytest.raises(CatlasError, match="dsr"):
         DataParallel(1, 2, 1).check_config(make_config("tiny", {"loss": {"method": "dsr"}}))
-    with pytest.raises(CatlasError, match="alpha_accel"):
-        DataParallel(0, 2, 0).check_config(make_config("tiny", {"loss": {"alpha_accel": 0.5}}))
 
 
 def test_single_process_is_not_distributed(monkeypatch):

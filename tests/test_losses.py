@@ -9,7 +9,6 @@ from catlas.losses import (
     dsr_terms,
     metric_consistency,
     nearest_neighbors,
-    surface_acceleration,
     surface_motion,
 )
 
@@ -199,31 +198,3 @@ def test_surface_motion_gradcheck_and_shapes():
     assert torch.autograd.gradcheck(surface_motion, (a, b))
     with pytest.raises(ValueError):
         surface_motion(torch.zeros(2, 3), torch.zeros(3, 3))
-
-
-# ---------------------------------------------------------------- surface acceleration
-
-
-def test_surface_acceleration_known_values():
-    a = torch.rand(3, 7, 3, dtype=torch.float64)
-    v = torch.tensor([0.3, -0.4, 1.2], dtype=torch.float64)
-    steady = torch.stack([a + k * v for k in range(5)])  # constant velocity: no acceleration
-    assert float(surface_acceleration(steady)) == pytest.approx(0.0, abs=1e-12)
-    assert float(surface_acceleration(torch.stack([a] * 3))) == 0.0
-    # frames 0, 1, 2, 3 at x = 0, 1, 0, 0 (one sample): second differences -2 and 1 -> (4 + 1) / 2
-    x = torch.zeros(4, 1, 3, dtype=torch.float64)
-    x[1, 0, 0] = 1.0
-    assert float(surface_acceleration(x)) == pytest.approx(2.5, rel=1e-12)
-    # the same jitter on one of two samples halves the mean
-    y = torch.zeros(4, 2, 3, dtype=torch.float64)
-    y[1, 0, 0] = 1.0
-    assert float(surface_acceleration(y)) == pytest.approx(1.25, rel=1e-12)
-
-
-def test_surface_acceleration_gradcheck_and_shapes():
-    x = torch.rand(4, 2, 5, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(surface_acceleration, (x,))
-    with pytest.raises(ValueError, match="T >= 3"):
-        surface_acceleration(torch.zeros(2, 5, 3))
-    with pytest.raises(ValueError):
-        surface_acceleration(torch.zeros(4, 5, 2))

@@ -19,7 +19,7 @@ from catlas.errors import CatlasError
 from catlas.train.checkpoint import load_checkpoint
 from catlas.train.loop import learning_rate
 from catlas.train.objectives import needs_jacobian, step_loss
-from catlas.train.pairs import sample_pairs, sample_points, sample_run
+from catlas.train.pairs import sample_pairs, sample_points
 
 
 def test_pairs_are_within_tau_and_distinct():
@@ -39,48 +39,6 @@ def test_pairs_are_within_tau_and_distinct():
 def test_single_frame_pairs_itself():
     f = sample_pairs(1, 3, 1, torch.Generator().manual_seed(0))
     assert f.tolist() == [0] * 6
-
-
-def test_runs_are_consecutive_contain_their_anchor_and_stay_in_bounds():
-    g = torch.Generator().manual_seed(0)
-    starts = []
-    for _ in range(3000):
-        f, anchor = sample_run(9, 4, g)
-        assert torch.equal(f, torch.arange(int(f[0]), int(f[0]) + 4)) and 0 <= f[0] <= 5
-        assert anchor in f.tolist()
-        starts.append(int(f[0]))
-    counts = torch.bincount(torch.tensor(starts), minlength=6)
-    assert counts.min() > 0  # every position of the run occurs
-    # weights confine the anchor to frames 4..7 and bounds keep the run inside [3, 8)
-    w = torch.zeros(10, dtype=torch.float64)
-    w[4:8] = 1.0
-    for _ in range(500):
-        f, anchor = sample_run(10, 4, g, w, (3, 8))
-        assert 4 <= anchor < 8 and anchor in f.tolist() and f[0] >= 3 and f[-1] <= 7
-    # bounds narrower than the run: the run may use the whole sequence
-    for _ in range(200):
-        f, anchor = sample_run(10, 4, g, torch.eye(10, dtype=torch.float64)[5], (5, 7))
-        assert anchor == 5 and anchor in f.tolist() and f[0] >= 0 and f[-1] <= 9
-    with pytest.raises(ValueError, match="at least 4 frames"):
-        sample_run(3, 4, g)
-
-
-def test_acceleration_term_on_consecutive_layout():
-    B, P, S = 4, 2, 5
-    xyz = torch.zeros(B, P, S, 3)
-    xyz[1, 0, 0, 0] = 1.0  # one of 10 samples jumps out in frame 1: second differences -2, 1
-    clouds = torch.rand(B, 20, 3)
-    cfg = LossConfig(method="atlasnet", alpha_accel=3.0)
-    loss, t = step_loss(xyz, None, clouds, cfg, consecutive=True)
-    assert float(t["accel"]) == pytest.approx((4 + 1) / 2 / (P * S), rel=1e-6)
-    assert float(loss) == pytest.approx(float(t["chamfer"] + 3.0 * t["accel"]), rel=1e-6)
-    _, t = step_loss(xyz, None, clouds, cfg)  # independent pairs: no triplets, no term
-    assert float(t["accel"]) == 0.0
-    assert "accel" not in step_loss(xyz, None, clouds, LossConfig(method="atlasnet"))[1]
-    with pytest.raises(ValueError, match="alpha_accel"):
-        LossConfig(alpha_accel=-1.0)
-    with pytest.raises(ValueError, match="tau = 1"):
-        LossConfig(alpha_accel=1.0, tau=2)
 
 
 def test_sample_points_without_replacement():

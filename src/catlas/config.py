@@ -84,13 +84,6 @@ class LossConfig:
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
     README "Measured figures"), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
-    alpha_accel: float = 0.0
-    """Weight of the surface-acceleration term, a catlas addition (not in the paper): the mean
-    squared second difference x_i - 2 x_{i+1} + x_{i+2} of the same UV sample decoded in three
-    consecutive frames. Unlike the motion term it does not resist the true (smooth) motion,
-    only UV assignments that jitter or wander from frame to frame. When > 0 a step's frames are
-    one run of 2 * train.pairs_per_step consecutive frames (pairs (1, 2), (3, 4), ...) instead of
-    independent pairs; needs tau = 1. 0 = off."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0
@@ -109,10 +102,6 @@ class LossConfig:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
-        if self.alpha_accel < 0:
-            raise ValueError(f"alpha_accel must be >= 0, got {self.alpha_accel}")
-        if self.alpha_accel > 0 and self.tau != 1:
-            raise ValueError(f"alpha_accel needs consecutive frames (tau = 1), got tau={self.tau}")
 
     def motion_weight(self) -> float:
         """The surface-motion weight of this fit: alpha_motion, or the method's default."""

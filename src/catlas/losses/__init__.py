@@ -1,9 +1,9 @@
-"""Training losses: Chamfer, metric consistency, DSR regularisers, surface motion and acceleration."""
+"""Training losses: Chamfer, metric consistency, DSR regularisers, surface motion."""
 
 from catlas.losses.chamfer import chamfer_distance, chamfer_distance_reference, nearest_neighbors
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
-from catlas.losses.surface_motion import surface_acceleration, surface_motion
+from catlas.losses.surface_motion import surface_motion
 
 __all__ = [
     "chamfer_distance",
@@ -12,6 +12,5 @@ __all__ = [
     "dsr_loss",
     "dsr_terms",
     "metric_consistency",
-    "surface_acceleration",
     "surface_motion",
 ]

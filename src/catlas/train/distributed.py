@@ -68,9 +68,6 @@ class DataParallel:
         if cfg.loss.method == "dsr":
             raise CatlasError("method dsr is not supported data-parallel (its E/G terms use "
                               "batch-wide means); run it in a single process")
-        if cfg.loss.alpha_accel > 0:
-            raise CatlasError("loss.alpha_accel is not supported data-parallel (its frame triplets "
-                              "span the processes' shares of the batch); run it in a single process")
         if cfg.train.pairs_per_step % self.world_size:
             raise CatlasError(f"train.pairs_per_step={cfg.train.pairs_per_step} must be divisible by "
                               f"the number of processes ({self.world_size})")

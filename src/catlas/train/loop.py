@@ -22,7 +22,7 @@ from catlas.model import AtlasNetwork
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
 from catlas.train.objectives import jacobian_samples, step_loss
-from catlas.train.pairs import growing_window, sample_pairs, sample_points, sample_run
+from catlas.train.pairs import growing_window, sample_pairs, sample_points
 
 
 class Interrupted(Exception):
@@ -98,10 +98,7 @@ def training_step(
     pairs_valid = points.shape[0] > 1 and state.iteration >= int(lc.mc_from * tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
-    # the acceleration term needs a run of consecutive frames (too short a sequence: no term)
-    consecutive = lc.alpha_accel > 0 and points.shape[0] >= 2 * tc.pairs_per_step
-    frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum(), consecutive)
-    frames = frames.to(device)
+    frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
@@ -111,8 +108,7 @@ def training_step(
     n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid)
     xyz, jacobian = model(clouds, uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
-    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid,
-                            consecutive=consecutive and pairs_valid)
+    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -120,27 +116,17 @@ def training_step(
 
 
 def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
-                 curriculum: bool, consecutive: bool = False) -> torch.Tensor:
-    """(2 * pairs_per_step,) frame indices of one step, through the curriculum when it is on:
-    independent pairs, or one run of consecutive frames when ``consecutive``."""
-    length = 2 * tc.pairs_per_step
+                 curriculum: bool) -> torch.Tensor:
+    """(2 * pairs_per_step,) frame indices of one step, through the curriculum when it is on."""
     if not curriculum or n_frames < 2:
-        if consecutive:
-            return sample_run(n_frames, length, state.generator)[0]
         return sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator)
     grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
     if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
     weights = grow.weights(state.iteration, state.frame_hits)
-    if consecutive:  # the run stays inside the window; its anchor counts as the drawn frame
-        frames, anchor = sample_run(n_frames, length, state.generator, weights,
-                                    grow.window(state.iteration))
-        drawn = torch.tensor([anchor])
-    else:
-        frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)
-        drawn = frames[0::2]
+    frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)
     if grow.started(state.iteration):
-        state.frame_hits += torch.bincount(drawn, minlength=n_frames)
+        state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)
     return frames
 
 

@@ -9,7 +9,7 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
-from catlas.losses.surface_motion import surface_acceleration, surface_motion
+from catlas.losses.surface_motion import surface_motion
 
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
@@ -33,15 +33,12 @@ def step_loss(
     cfg: LossConfig,
     target_area: torch.Tensor | None = None,
     pairs_valid: bool = True,
-    consecutive: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
     xyz: (B, P, S, 3) decoded points, frames laid out as pairs [i1, j1, i2, j2, ...];
     jac: (B, P, S, 3, 2) or None; clouds: (B, N, 3) the target clouds;
-    target_area: (B,) surface area per frame (dsr only), normalised units;
-    consecutive: the B frames are one run of consecutive frames (the acceleration term's
-    layout); without it the acceleration term, if weighted, is 0 for this step.
+    target_area: (B,) surface area per frame (dsr only), normalised units.
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -69,12 +66,5 @@ def step_loss(
         else:
             motion = torch.zeros((), device=xyz.device)
         terms["motion"] = motion.detach()
-    if cfg.alpha_accel > 0:
-        if consecutive and B >= 3:
-            accel = surface_acceleration(xyz)
-            loss = loss + cfg.alpha_accel * accel
-        else:
-            accel = torch.zeros((), device=xyz.device)
-        terms["accel"] = accel.detach()
     terms["loss"] = loss.detach()
     return loss, terms

@@ -35,31 +35,6 @@ def sample_pairs(n_frames: int, n_pairs: int, tau: int, generator: torch.Generat
     return torch.stack((i, j), dim=1).reshape(-1)
 
 
-def sample_run(n_frames: int, length: int, generator: torch.Generator,
-               weights: torch.Tensor | None = None,
-               bounds: tuple[int, int] | None = None) -> tuple[torch.Tensor, int]:
-    """One run of ``length`` consecutive frame indices (length,) and its anchor frame.
-
-    The anchor is uniform over the frames, or drawn with probabilities proportional to
-    ``weights`` (n_frames,); the run is placed uniformly among the positions that contain the
-    anchor and lie inside ``bounds`` = [lo, hi) (the curriculum's window; the whole sequence
-    when None or narrower than the run). Laid out as pairs, [s, s+1, s+2, s+3, ...] gives the
-    pairs (s, s+1), (s+2, s+3), ... of offset 1 and every consecutive triplet.
-    """
-    if length > n_frames:
-        raise ValueError(f"a run of {length} frames needs at least {length} frames, got {n_frames}")
-    if weights is None:
-        anchor = int(torch.randint(n_frames, (1,), generator=generator))
-    else:
-        anchor = int(torch.multinomial(weights, 1, generator=generator))
-    lo, hi = bounds if bounds is not None and bounds[1] - bounds[0] >= length else (0, n_frames)
-    if not lo <= anchor < hi:
-        raise ValueError(f"anchor frame {anchor} lies outside the bounds [{lo}, {hi})")
-    first, last = max(lo, anchor - length + 1), min(anchor, hi - length)
-    start = first + int(torch.randint(last - first + 1, (1,), generator=generator))
-    return torch.arange(start, start + length), anchor
-
-
 def sample_points(
     stored: torch.Tensor, frames: torch.Tensor, n_points: int, generator: torch.Generator
 ) -> torch.Tensor:
