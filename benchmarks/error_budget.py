@@ -21,7 +21,9 @@ predicted points per frame).
   vertex snaps to in frame A stood for the same material point in frame B; drift = how far that
   material point moved over the surface between A and B (the parameterisation sliding); and
   the drift of the pairs at least 9 frames apart per quartile of how much a GT vertex moves
-  over the sequence (Q4 = the most: on cat_walk the paws and lower legs).
+  over the sequence (Q4 = the most: on cat_walk the paws and lower legs); and, in the same
+  quartiles, how far the samples move between neighbouring frames against how far the material
+  points they stand for move (fit below GT: the parameterisation lags behind the motion).
 
 The sequence (default ../shared/data/cat_walk, skipped with a message when absent) is used when
 no run is given; with runs, the first run's own GT (stored with the run when it was fitted on
@@ -80,14 +82,43 @@ def split_by_pair(sampler: SurfaceSamples, gt: np.ndarray, pairs: np.ndarray,
     return out, drift_far / max(n_far, 1)
 
 
-def drift_by_motion(gt: np.ndarray, drift: np.ndarray) -> str:
-    """Mean per-vertex drift (x1e3) in each quartile of how much a GT vertex moves over the
-    sequence (its mean distance from its mean position): where on the body the drift is."""
+def motion_quartiles(gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(V,) how much each GT vertex moves over the sequence (its mean distance from its mean
+    position) and (V,) its quartile 0..3 of that."""
     motion = np.linalg.norm(gt - gt.mean(axis=0), axis=2).mean(axis=0)
     edges = np.quantile(motion, [0.0, 0.25, 0.5, 0.75, 1.0])
-    q = np.clip(np.searchsorted(edges, motion, side="right") - 1, 0, 3)
+    return motion, np.clip(np.searchsorted(edges, motion, side="right") - 1, 0, 3)
+
+
+def drift_by_motion(gt: np.ndarray, drift: np.ndarray) -> str:
+    """Mean per-vertex drift (x1e3) in each quartile of how much a GT vertex moves over the
+    sequence: where on the body the drift is."""
+    motion, q = motion_quartiles(gt)
     return "  ".join(f"Q{i + 1} (moves {1e3 * motion[q == i].mean():.0f}): {1e3 * drift[q == i].mean():.1f}"
                      for i in range(4) if (q == i).any())
+
+
+def step_motion(sampler: SurfaceSamples, gt: np.ndarray) -> str:
+    """How far the protocol's samples move between neighbouring frames A, A + 1 against how far
+    the material points they stand for move (x1e3, mean distances), per quartile of vertex motion
+    (a sample counts in the quartile of its nearest GT vertex in A). fit < GT: the
+    parameterisation lags behind the material (slides backwards over the surface)."""
+    _, q = motion_quartiles(gt)
+    fit, true = np.zeros(4), np.zeros(4)
+    n = np.zeros(4)
+    for a in range(len(gt) - 1):
+        y_a, y_b, _, _ = sampler.pair(a, a + 1)
+        w = cKDTree(gt[a]).query(y_a)[1]
+        d_fit = np.linalg.norm(y_b - y_a, axis=1)
+        d_true = np.linalg.norm(gt[a + 1][w] - gt[a][w], axis=1)
+        for i in range(4):
+            sel = q[w] == i
+            if sel.any():
+                fit[i] += d_fit[sel].mean()
+                true[i] += d_true[sel].mean()
+                n[i] += 1
+    return "  ".join(f"Q{i + 1} {1e3 * fit[i] / n[i]:.1f}/{1e3 * true[i] / n[i]:.1f}"
+                     for i in range(4) if n[i])
 
 
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:
@@ -147,6 +178,7 @@ def main() -> int:
                                                 "drift": split["drift"]})))
         print(f"  drift (|A - B| >= {FAR}) by how much a vertex moves, quartiles: "
               f"{drift_by_motion(run_gt, drift_far)}")
+        print(f"  motion between neighbouring frames, fit/GT, same quartiles: {step_motion(sampler, run_gt)}")
     return 0
 
 
