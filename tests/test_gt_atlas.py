@@ -90,8 +90,40 @@ def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
     floors = [float(ln.split("msL2")[1].split()[0]) for ln in lines if "gt-atlas" in ln]
     assert len(floors) == 2 and floors[1] < floors[0]  # denser points, lower floor
     assert any("self (A -> A) msL2" in ln for ln in lines)
+    assert any("motion between neighbouring frames, fit/GT" in ln for ln in lines)
     rows = {ln.split()[0]: ln.split()[1:] for ln in lines if ln.startswith("  ") and ln.split()}
     assert rows["|A"][:2] == ["-", "B|"] and {"msL2", "projection", "drift"} <= set(rows)
+
+
+def test_error_budget_step_motion_known_answers():
+    """Samples that are the GT vertices move exactly as the material (fit/GT equal in every
+    quartile); samples frozen at frame 0 do not move at all (fit 0)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "error_budget.py"
+    spec = importlib.util.spec_from_file_location("error_budget", script)
+    budget = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget)
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 3))
+    speed = np.linspace(0.0, 1.0, 40)[:, None] * np.array([1.0, 0.0, 0.0])  # vertex v moves v/39
+    gt = np.stack([base + 0.01 * k * speed for k in range(5)])
+
+    class Samples:  # the protocol's sampler, stubbed: frame k's samples given directly
+        def __init__(self, frames):
+            self.frames = frames
+
+        def pair(self, a, b):
+            return self.frames[a], self.frames[b], None, None
+
+    def parse(text):
+        return [tuple(map(float, cell.split()[1].split("/"))) for cell in text.split("  ")]
+
+    exact = parse(budget.step_motion(Samples(gt), gt))
+    assert len(exact) == 4 and all(f == pytest.approx(t) for f, t in exact)
+    assert exact[0][1] < exact[3][1]  # the quartiles order the vertices by motion
+    frozen = parse(budget.step_motion(Samples(np.stack([gt[0]] * 5)), gt))
+    assert all(f == 0.0 and t > 0 for f, t in frozen[1:])
 
 
 def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
