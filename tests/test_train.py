@@ -97,6 +97,18 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
         LossConfig(alpha_motion=-1.0)
 
 
+def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise():
+    d = FitConfig().to_dict()
+    d["loss"]["alpha_accel"] = 0.0
+    d["loss"]["mc_pairs"] = "drawn"
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
+    d["loss"]["alpha_accel"] = 0.3
+    with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):
+        FitConfig.from_yaml(yaml.safe_dump(d), source="run.yaml")
+    with pytest.raises(CatlasError, match="unknown setting"):  # anything else is still unknown
+        FitConfig.from_yaml(yaml.safe_dump({**FitConfig().to_dict(), "colour": 1}))
+
+
 def test_config_written_before_the_motion_term_loads_without_it():
     """A run saved before loss.alpha_motion existed was fitted without the term: resuming or
     comparing it must not switch the new ours default (0.1) on."""

@@ -186,6 +186,7 @@ class FitConfig:
         if isinstance(loss, dict) and "alpha_motion" not in loss:
             # written before the surface-motion term existed: that run was fitted without it
             d["loss"] = {**loss, "alpha_motion": 0.0}
+        _drop_removed_settings(d, source)
         return _from_plain(cls, d, source)
 
     def save(self, path: str | Path) -> None:
@@ -276,6 +277,27 @@ def _to_plain(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return [_to_plain(v) for v in obj]
     return obj
+
+
+# Settings that existed for a while, were measured not to help and were removed again: a run
+# written with one at its "off" value is the same fit without it and loads; any other value
+# cannot be reproduced by this version and is refused with a message that says so.
+REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
+    ("loss", "mc_pairs"): ("drawn", "9700a92"),
+    ("loss", "alpha_accel"): (0.0, "56c8d32"),
+}
+
+
+def _drop_removed_settings(d: dict[str, Any], source: str) -> None:
+    """Remove settings of :data:`REMOVED_SETTINGS` from ``d`` in place (see there)."""
+    for (section, key), (off, commit) in REMOVED_SETTINGS.items():
+        sec = d.get(section)
+        if not isinstance(sec, dict) or key not in sec:
+            continue
+        value = sec.pop(key)
+        if value != off:
+            raise CatlasError(f"{source}: {section}.{key}={value} was removed from catlas (added in "
+                              f"commit {commit}); this version cannot load or continue that fit")
 
 
 def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
