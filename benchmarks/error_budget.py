@@ -65,11 +65,16 @@ def self_msl2(sampler: SurfaceSamples, gt: np.ndarray) -> float:
     return 1e3 * float(np.mean(errors))
 
 
-def split_by_pair(sampler: SurfaceSamples, gt: np.ndarray, pairs: np.ndarray,
-                  far: int = FAR) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def gt_trees(gt: np.ndarray) -> list[cKDTree]:
+    """One cKDTree per GT frame, built once per run and shared by the analyses below."""
+    return [cKDTree(g) for g in gt]
+
+
+def split_by_pair(sampler: SurfaceSamples, gt: np.ndarray, pairs: np.ndarray, far: int = FAR,
+                  trees: list[cKDTree] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(M,) mean total / projection / drift distance of each pair (raw units), the protocol's
     pairs; and (V,) each GT vertex's mean drift over the pairs at least ``far`` frames apart."""
-    trees = [cKDTree(g) for g in gt]
+    trees = trees if trees is not None else gt_trees(gt)
     out = {k: np.empty(len(pairs)) for k in ("total", "projection", "drift")}
     drift_far, n_far = np.zeros(gt.shape[1]), 0
     for n, (a, b) in enumerate(pairs.tolist()):
@@ -98,17 +103,18 @@ def drift_by_motion(gt: np.ndarray, drift: np.ndarray) -> str:
                      for i in range(4) if (q == i).any())
 
 
-def step_motion(sampler: SurfaceSamples, gt: np.ndarray) -> str:
+def step_motion(sampler: SurfaceSamples, gt: np.ndarray, trees: list[cKDTree] | None = None) -> str:
     """How far the protocol's samples move between neighbouring frames A, A + 1 against how far
     the material points they stand for move (x1e3, mean distances), per quartile of vertex motion
     (a sample counts in the quartile of its nearest GT vertex in A). fit < GT: the
     parameterisation lags behind the material (slides backwards over the surface)."""
     _, q = motion_quartiles(gt)
+    trees = trees if trees is not None else gt_trees(gt)
     fit, true = np.zeros(4), np.zeros(4)
     n = np.zeros(4)
     for a in range(len(gt) - 1):
         y_a, y_b, _, _ = sampler.pair(a, a + 1)
-        w = cKDTree(gt[a]).query(y_a)[1]
+        w = trees[a].query(y_a)[1]
         d_fit = np.linalg.norm(y_b - y_a, axis=1)
         d_true = np.linalg.norm(gt[a + 1][w] - gt[a][w], axis=1)
         for i in range(4):
@@ -171,14 +177,15 @@ def main() -> int:
         sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
         sampler.prepare(list(range(run.n_frames)))
         print(f"{path}: {_means(res.summary)}  self (A -> A) msL2 {self_msl2(sampler, run_gt):.2f}")
-        split, drift_far = split_by_pair(sampler, run_gt, res.pairs)
+        trees = gt_trees(run_gt)
+        split, drift_far = split_by_pair(sampler, run_gt, res.pairs, trees=trees)
         if not np.allclose(split["total"], res.per_pair["msL2_code"]):
             raise RuntimeError(f"{path}: the error split disagrees with catlas.evaluate (a bug)")
         print("\n".join(by_offset(res.pairs, {"msL2": split["total"], "projection": split["projection"],
                                                 "drift": split["drift"]})))
         print(f"  drift (|A - B| >= {FAR}) by how much a vertex moves, quartiles: "
               f"{drift_by_motion(run_gt, drift_far)}")
-        print(f"  motion between neighbouring frames, fit/GT, same quartiles: {step_motion(sampler, run_gt)}")
+        print(f"  motion between neighbouring frames, fit/GT, same quartiles: {step_motion(sampler, run_gt, trees)}")
     return 0
 
 
