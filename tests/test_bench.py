@@ -43,3 +43,40 @@ def test_paper_preset_takes_the_jacobian_at_750_samples():
     paper, full = make_config("paper"), make_config("paper", FULL)
     assert paper.loss.metric_samples == 750
     assert step_flops(full) - step_flops(paper) == JAC_SAMPLE_FLOPS * (250 - 75)
+
+
+def test_bench_variant_rows_and_atlasnet_ratio():
+    wide = {"wide": {"model": {"decoder_widths": [512, 512]}}}
+    text = run_bench(("tiny",), ("ours", "atlasnet"), repeats=1, rounds=2, variants=wide)
+    rows = [ln.split() for ln in text.splitlines() if ln.startswith("tiny")]
+    assert [(r[0], r[1]) for r in rows] == [("tiny", "ours"), ("tiny", "atlasnet"),
+                                            ("tiny+wide", "ours"), ("tiny+wide", "atlasnet")]
+    # the /atlnet column: atlasnet against itself is exactly 1; ours against its own row's atlasnet
+    assert rows[1][7] == "1.00" and rows[3][7] == "1.00"
+    ours, atl = float(rows[0][2]), float(rows[1][2])
+    assert abs(float(rows[0][7]) - ours / atl) < 0.02 + 0.01 * ours / atl
+    # the wide variant's decoder has more FLOPs (column GFLOP): the variant was applied
+    assert float(rows[2][4]) > float(rows[0][4]) + 0.5
+
+
+def test_time_steps_interleaves_rounds(monkeypatch):
+    """Warm-up runs configuration by configuration, then each round steps every configuration
+    in turn: the order of the training steps proves the interleaving."""
+    import catlas.bench as bench
+
+    order = []
+    real = bench.training_step
+
+    def recording(state, cfg, points, areas, lr):
+        order.append(cfg.model.decoder_widths[0])
+        return real(state, cfg, points, areas, lr)
+
+    monkeypatch.setattr(bench, "training_step", recording)
+    cfgs = {w: make_config("tiny", {"model": {"decoder_widths": [w, 8]}}) for w in (8, 12)}
+    out = bench.time_steps(cfgs, repeats=2, warmup=1, n_frames=3, rounds=2)
+    assert order == [8, 12] + [8, 8, 12, 12] * 2
+    assert set(out) == {8, 12}
+    for timing in out.values():
+        assert len(timing.round_medians_s) == 2
+        assert min(timing.round_medians_s) <= timing.median_s <= max(timing.round_medians_s)
+        assert timing.spread() >= 0

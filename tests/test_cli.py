@@ -95,3 +95,9 @@ def test_dsr_needs_meshes(tmp_path):
     _assert_one_line_error(_cli("fit", str(frames), "--out", str(tmp_path / "r"), "--preset", "tiny",
                                 "--method", "dsr"), "dsr")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args, needle", [(["--variant", "no-colon"], "--variant"),
+                                          (["--rounds", "0"], "--rounds")])
+def test_bench_bad_options_give_one_line(args, needle):
+    _assert_one_line_error(_cli("bench", "--preset", "tiny", *args), needle)

@@ -4,6 +4,10 @@ The FLOP count is analytic (matrix products only, which dominate): forward matmu
 encoder and of the decoder (value rows, plus two tangent rows per sample when the Jacobian is
 needed), and the backward pass counted as twice the forward (gradients w.r.t. inputs and
 weights). The floor is that count divided by the measured float32 matmul rate.
+
+Step times on a shared 2-core machine move by 10-30 % from one minute to the next, so the
+configurations of one report are timed interleaved (:func:`time_steps`): their ratios, which
+decide equal-time budgets, are what this measures best.
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from catlas.config import FitConfig, make_config, merge_dicts
 from catlas.run import resolve_device
-from catlas.train.loop import new_state, training_step
+from catlas.train.loop import TrainState, new_state, training_step
 from catlas.train.objectives import jacobian_samples
 
 
@@ -59,49 +63,107 @@ class StepTiming:
     median_s: float
     flops: float
     peak_rss_mib: float
+    round_medians_s: list[float] = field(default_factory=list)
+    """The median of each round's steps (interleaved timing); their range is the spread."""
 
-    def row(self, gflops: float) -> str:
+    def spread(self) -> float:
+        """(max - min) / median of the round medians: how much the step time moved between rounds."""
+        if len(self.round_medians_s) < 2:
+            return 0.0
+        return (max(self.round_medians_s) - min(self.round_medians_s)) / self.median_s
+
+    def row(self, gflops: float, reference: "StepTiming | None" = None) -> str:
+        """One line of the report; reference (atlasnet of the same configuration) gives the ratio."""
         achieved = self.flops / self.median_s / 1e9
         floor = self.flops / (gflops * 1e9)
-        return (f"{self.preset:<6} {self.method:<9} {self.median_s:8.3f} {1 / self.median_s:7.2f} "
-                f"{self.flops / 1e9:8.1f} {achieved:8.1f} {self.median_s / floor:6.2f} {self.peak_rss_mib:9.0f}")
+        ratio = f"{self.median_s / reference.median_s:7.2f}" if reference is not None else f"{'-':>7}"
+        return (f"{self.preset:<14} {self.method:<9} {self.median_s:8.3f} {1 / self.median_s:7.2f} "
+                f"{self.flops / 1e9:8.1f} {achieved:8.1f} {self.median_s / floor:6.2f} {ratio} "
+                f"{100 * self.spread():7.1f} {self.peak_rss_mib:9.0f}")
 
 
 def time_step(cfg: FitConfig, repeats: int = 5, warmup: int = 2, n_frames: int = 8) -> StepTiming:
     """Median wall time of the training step on random clouds (same shapes as a real fit)."""
-    device = resolve_device(cfg.device)
-    state = new_state(cfg, device, n_frames)
-    g = torch.Generator().manual_seed(0)
-    points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
-    areas = torch.full((n_frames,), 0.8, device=device)
-    times = []
-    for k in range(warmup + repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        terms = training_step(state, cfg, points, areas, cfg.train.lr)
-        float(terms["loss"])  # wait for the step to finish
-        if k >= warmup:
-            times.append(time.perf_counter() - t)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return StepTiming(cfg.loss.method, "", statistics.median(times), step_flops(cfg, n_frames), rss)
+    return time_steps({"step": cfg}, repeats=repeats, warmup=warmup, n_frames=n_frames, rounds=1)["step"]
+
+
+def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_frames: int = 8,
+               rounds: int = 3) -> dict[str, StepTiming]:
+    """Median wall time of the training step of several configurations, timed interleaved.
+
+    Every configuration gets its own model, optimiser and random clouds (n_frames x
+    points_per_frame, the shapes of a real fit) and ``warmup`` untimed steps, one configuration
+    after the other (so each one's peak RSS is the process maximum after its warm-up); then
+    ``rounds`` rounds time ``repeats`` steps of every configuration in turn. A drift of the
+    machine's speed (other load, clocks) so hits all configurations alike, and their ratios are
+    much steadier than when each is timed in one block. Returns name -> timing: the median over
+    all timed steps, with each round's median in ``round_medians_s``.
+    """
+    prepared = {}
+    rss: dict[str, float] = {}
+    for name, cfg in cfgs.items():
+        device = resolve_device(cfg.device)
+        state = new_state(cfg, device, n_frames)
+        g = torch.Generator().manual_seed(0)
+        points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
+        areas = torch.full((n_frames,), 0.8, device=device)
+        prepared[name] = (cfg, state, points, areas)
+        for _ in range(warmup):
+            _timed_step(cfg, state, points, areas)
+        rss[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times: dict[str, list[list[float]]] = {name: [] for name in cfgs}
+    for _ in range(max(1, rounds)):
+        for name, (cfg, state, points, areas) in prepared.items():
+            times[name].append([_timed_step(cfg, state, points, areas) for _ in range(repeats)])
+    out = {}
+    for name, (cfg, *_rest) in prepared.items():
+        every = [t for r in times[name] for t in r]
+        out[name] = StepTiming(cfg.loss.method, "", statistics.median(every), step_flops(cfg, n_frames),
+                               rss[name], [statistics.median(r) for r in times[name]])
+    return out
+
+
+def _timed_step(cfg: FitConfig, state: TrainState, points: torch.Tensor, areas: torch.Tensor) -> float:
+    """Seconds of one training step, waiting for the device to finish it."""
+    cuda = points.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    terms = training_step(state, cfg, points, areas, cfg.train.lr)
+    float(terms["loss"])  # a host sync: the step is done
+    return time.perf_counter() - t
 
 
 def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = ("ours", "atlasnet", "dsr"),
-              repeats: int = 5, device: str = "cpu", overrides: dict | None = None) -> str:
-    """Measure everything and return the printed report."""
+              repeats: int = 5, device: str = "cpu", overrides: dict | None = None,
+              variants: dict[str, dict] | None = None, rounds: int = 3, n_frames: int = 8) -> str:
+    """Measure everything and return the printed report.
+
+    Every (preset, variant, method) configuration is timed interleaved with the others
+    (:func:`time_steps`). variants: name -> extra overrides, each measured beside the plain
+    preset (row label ``preset+name``), e.g. ``{"narrow": {"model": {"decoder_widths": [256, 128, 64]}}}``.
+    """
     gflops = matmul_gflops()
-    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
-             + (f", overrides {overrides}" if overrides else ""),
+    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+             f"{n_frames} frames of random clouds" + (f", overrides {overrides}" if overrides else ""),
              f"float32 matmul (2048^3): {gflops:.0f} GFLOP/s (median of 10)",
-             "preset method    step[s]  steps/s   GFLOP   GFLOP/s  /floor  peakRSS[MiB]"]
+             "preset         method    step[s]  steps/s   GFLOP   GFLOP/s  /floor /atlnet spread%  peakRSS[MiB]"]
+    cfgs: dict[tuple[str, str], FitConfig] = {}
     for preset in presets:
-        for method in methods:
-            extra = merge_dicts(overrides or {}, {"loss": {"method": method}, "device": device})
-            cfg = make_config(preset, extra)
-            timing = time_step(cfg, repeats=repeats)
-            timing.preset = preset
-            lines.append(timing.row(gflops))
-    lines.append("step = median of the repeats; GFLOP = analytic matmul count (fwd + bwd); "
-                 "/floor = step time over GFLOP / matmul rate; peak RSS is the process maximum so far.")
+        for vname, vover in {"": {}, **(variants or {})}.items():
+            label = f"{preset}+{vname}" if vname else preset
+            for method in methods:
+                extra = merge_dicts(merge_dicts(overrides or {}, vover), {"loss": {"method": method}, "device": device})
+                cfgs[(label, method)] = make_config(preset, extra)
+    timings = time_steps({f"{label}/{method}": c for (label, method), c in cfgs.items()},
+                         repeats=repeats, rounds=rounds, n_frames=n_frames)
+    for label, method in cfgs:
+        timing = timings[f"{label}/{method}"]
+        timing.preset = label
+        lines.append(timing.row(gflops, timings.get(f"{label}/atlasnet")))
+    lines.append(f"step = median of {rounds} rounds x {repeats} steps, every configuration timed in turn in "
+                 "each round; GFLOP = analytic matmul count (fwd + bwd); /floor = step time over GFLOP / "
+                 "matmul rate; /atlnet = step time over atlasnet's of the same row label; spread% = range "
+                 "of the round medians over the median; peak RSS is the process maximum after that "
+                 "configuration's warm-up.")
     return "\n".join(lines)

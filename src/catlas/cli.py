@@ -132,8 +132,16 @@ def _bench(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     for text in args.set or []:
         overrides = merge_dicts(overrides, parse_override(text))
+    variants: dict[str, dict[str, Any]] = {}
+    for text in args.variant or []:
+        name, sep, setting = text.partition(":")
+        if not sep or not name:
+            raise CatlasError(f"--variant expects NAME:SECTION.KEY=VALUE, got {text!r}")
+        variants[name] = merge_dicts(variants.get(name, {}), parse_override(setting))
+    if args.repeats < 1 or args.rounds < 1 or args.frames < 2:
+        raise CatlasError("--repeats and --rounds must be >= 1 and --frames >= 2")
     print(run_bench(tuple(args.preset), tuple(args.method), repeats=args.repeats, device=args.device,
-                    overrides=overrides))
+                    overrides=overrides, variants=variants, rounds=args.rounds, n_frames=args.frames))
     return 0
 
 
@@ -246,7 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure matmul rate, training-step speed, FLOPs and memory")
     b.add_argument("--preset", nargs="+", default=["paper"], choices=sorted(PRESETS))
     b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS)
-    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--repeats", type=int, default=5, help="timed steps per configuration and round")
+    b.add_argument("--rounds", type=int, default=3,
+                   help="rounds; each times every configuration in turn (interleaved)")
+    b.add_argument("--frames", type=int, default=8, help="frames of random clouds (a fit's sequence length)")
+    b.add_argument("--variant", action="append", metavar="NAME:SECTION.KEY=VALUE",
+                   help="also time every preset and method with this setting, as rows 'preset+NAME' "
+                        "(repeatable; settings with the same NAME combine)")
     b.add_argument("--device", default="cpu")
     b.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a setting of every measured configuration (repeatable)")
