@@ -29,9 +29,9 @@ nearest maps each GT vertex of frame A to the nearest GT vertex of frame B
 (catlas.evaluate.evaluate_nearest): no fit, the same for every seed.
 
 Budget: --iterations N for every method; or --minutes X, equal training time: for each method
-the median time of one training step of its config (catlas.bench.time_step: 3 warm-up steps,
-then 20 timed, on random clouds of the sequence's shape: frames x points per frame) gives
-iterations = X * 60 / step time (stored in --out/budget.json; --reuse reuses it, so the configs
+the median time of one training step of its config (catlas.bench.time_steps: 3 warm-up steps,
+then 4 rounds of 5 timed steps, every method timed in turn in each round, on random clouds of
+the sequence's shape: frames x points per frame) gives iterations = X * 60 / step time (stored in --out/budget.json; --reuse reuses it, so the configs
 still match); or neither: the preset's. A train.iterations in --methods-set wins.
 
 Evaluation: the protocol of `catlas eval` with --pairs pairs drawn with seed 0, the same pairs for
@@ -64,7 +64,7 @@ import numpy as np
 import torch
 
 import catlas
-from catlas.bench import time_step
+from catlas.bench import time_steps
 from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, parse_override
 from catlas.data import list_frames, load_sequence, write_example
 from catlas.errors import CatlasError
@@ -82,7 +82,7 @@ METRICS = ("msL2", "mr", "mAUC", "CD")
 TARGET = {"msL2": -1, "mr": -1, "mAUC": +1}  # the target's metrics; +1: higher is better
 SYNTHETIC_FRAMES = 24
 EVAL_SEED = 0
-WARMUP_STEPS, TIMED_STEPS = 3, 20
+WARMUP_STEPS, TIMED_STEPS, TIMING_ROUNDS = 3, 20, 4  # 4 interleaved rounds of 5 steps
 UNITS = ("authors'-code convention: msL2 x1e3 (mean Euclidean distance), mr %, mAUC % (PCK on "
          "squared distances), CD x1e3 (squared); normalised units (frame 0's longest side = 1)")
 
@@ -207,33 +207,44 @@ def prepare_data(args: argparse.Namespace) -> dict[str, Path]:
     return data
 
 
-def step_seconds(cfg: FitConfig, n_frames: int) -> float:
-    """Median seconds of one training step of ``cfg`` (clouds shaped like the sequence)."""
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)  # as catlas.fit does
-    return time_step(cfg, repeats=TIMED_STEPS, warmup=WARMUP_STEPS, n_frames=n_frames).median_s
+def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, methods: list[str],
+                      cache: dict) -> dict[str, int | None]:
+    """Iterations of each fitted method on a sequence: --iterations, --minutes (timed), or None.
 
-
-def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, method: str,
-                      cache: dict) -> int | None:
-    """Iterations of a method's fits on a sequence: --iterations, --minutes (timed), or None."""
+    With --minutes the methods' steps are timed together, interleaved (catlas.bench.time_steps:
+    each round times every method in turn), so that a change of the machine's speed while
+    timing does not tilt the equal-time budgets; the result is cached in budget.json.
+    """
     if args.minutes is None:
-        return args.iterations
-    cfg = make_config(args.preset, fit_overrides(args, method, args.seeds[0], None))
+        return {m: args.iterations for m in methods}
     n_frames = len(list_frames(data))
-    plain = cfg.to_dict()
-    plain["train"] = {**plain["train"], "iterations": None, "seed": None}
-    signature = json.dumps({"config": plain, "frames": n_frames, "minutes": args.minutes}, sort_keys=True)
-    key = f"{sequence}/{folder(method, None, args.label)}"
-    entry = cache.get(key)
-    if not (args.reuse and entry and entry["signature"] == signature):
-        step = step_seconds(cfg, n_frames)
-        entry = {"signature": signature, "step_s": step,
-                 "iterations": max(1, round(args.minutes * 60 / step))}
-        cache[key] = entry
-    print(f"budget {sequence} {variant(method, args.label)}: {entry['step_s'] * 1e3:.1f} ms per step "
-          f"-> {entry['iterations']} iterations for {args.minutes:g} min")
-    return entry["iterations"]
+    entries, todo = {}, {}
+    for method in methods:
+        cfg = make_config(args.preset, fit_overrides(args, method, args.seeds[0], None))
+        plain = cfg.to_dict()
+        plain["train"] = {**plain["train"], "iterations": None, "seed": None}
+        signature = json.dumps({"config": plain, "frames": n_frames, "minutes": args.minutes}, sort_keys=True)
+        key = f"{sequence}/{folder(method, None, args.label)}"
+        entry = cache.get(key)
+        if args.reuse and entry and entry["signature"] == signature:
+            entries[method] = entry
+        else:
+            todo[method] = (cfg, key, signature)
+    if todo:
+        threads = {c.train.threads for c, _, _ in todo.values()}
+        if max(threads) > 0:
+            torch.set_num_threads(max(threads))  # as catlas.fit does
+        timings = time_steps({m: c for m, (c, _, _) in todo.items()}, repeats=TIMED_STEPS // TIMING_ROUNDS,
+                             warmup=WARMUP_STEPS, n_frames=n_frames, rounds=TIMING_ROUNDS)
+        for method, (_, key, signature) in todo.items():
+            step = timings[method].median_s
+            entries[method] = cache[key] = {"signature": signature, "step_s": step,
+                                            "iterations": max(1, round(args.minutes * 60 / step))}
+    for method in methods:
+        entry = entries[method]
+        print(f"budget {sequence} {variant(method, args.label)}: {entry['step_s'] * 1e3:.1f} ms per step "
+              f"-> {entry['iterations']} iterations for {args.minutes:g} min")
+    return {m: entries[m]["iterations"] for m in methods}
 
 
 # ---------------------------------------------------------------------------- planning
@@ -261,12 +272,14 @@ def fit_action(out: Path, cfg: FitConfig, args: argparse.Namespace) -> tuple[str
 def plan(args: argparse.Namespace, data: dict[str, Path], budgets: dict) -> list[Job]:
     jobs = []
     for sequence, path in data.items():
+        fitted = [m for m in args.methods if m != NEAREST]
+        iterations_of = budget_iterations(args, sequence, path, fitted, budgets) if fitted else {}
         for method in args.methods:
             if method == NEAREST:
                 out = args.out / sequence / folder(method, None, args.label)
                 jobs.append(Job(sequence, path, method, None, out, action="score"))
                 continue
-            iterations = budget_iterations(args, sequence, path, method, budgets)
+            iterations = iterations_of[method]
             for seed in args.seeds:
                 cfg = make_config(args.preset, fit_overrides(args, method, seed, iterations))
                 out = args.out / sequence / folder(method, seed, args.label)

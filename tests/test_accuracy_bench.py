@@ -61,3 +61,15 @@ def test_target_rule():
     assert "**no**" in line and "msL2 vs nearest" in line and "mAUC vs nearest" in line
     assert "vs dsr" not in line
     assert acc.target_lines({"dsr": rows["dsr"]}) == ["Target: not assessed (no ours row)"]
+
+
+def test_minutes_budget_times_methods_together(tmp_path):
+    """--minutes: every fitted method is timed (interleaved) and gets minutes * 60 / step."""
+    p = _bench("--sequences", "sheet", "--methods", "ours", "atlasnet", "nearest", "--seeds", "0",
+               "--preset", "tiny", "--minutes", "0.05", "--pairs", "20", "--out", str(tmp_path), "--dry-run")
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("budget sheet")]
+    assert [ln.split()[2] for ln in lines] == ["ours:", "atlasnet:"]
+    for ln in lines:
+        ms, iterations = float(ln.split()[3]), int(ln.split("->")[1].split()[0])
+        assert abs(iterations - 0.05 * 60 / (ms / 1e3)) <= 0.5 + 0.002 * iterations
