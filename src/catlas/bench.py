@@ -82,11 +82,6 @@ class StepTiming:
                 f"{100 * self.spread():7.1f} {self.peak_rss_mib:9.0f}")
 
 
-def time_step(cfg: FitConfig, repeats: int = 5, warmup: int = 2, n_frames: int = 8) -> StepTiming:
-    """Median wall time of the training step on random clouds (same shapes as a real fit)."""
-    return time_steps({"step": cfg}, repeats=repeats, warmup=warmup, n_frames=n_frames, rounds=1)["step"]
-
-
 def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_frames: int = 8,
                rounds: int = 3) -> dict[str, StepTiming]:
     """Median wall time of the training step of several configurations, timed interleaved.
