@@ -31,8 +31,8 @@ nearest maps each GT vertex of frame A to the nearest GT vertex of frame B
 Budget: --iterations N for every method; or --minutes X, equal training time: for each method
 the median time of one training step of its config (catlas.bench.time_steps: 3 warm-up steps,
 then 4 rounds of 5 timed steps, every method timed in turn in each round, on random clouds of
-the sequence's shape: frames x points per frame) gives iterations = X * 60 / step time (stored in --out/budget.json; --reuse reuses it, so the configs
-still match); or neither: the preset's. A train.iterations in --methods-set wins.
+the sequence's shape: frames x points per frame) gives iterations = X * 60 / step time (stored
+in --out/budget.json; --reuse reuses it, so the configs still match); or neither: the preset's. A train.iterations in --methods-set wins.
 
 Evaluation: the protocol of `catlas eval` with --pairs pairs drawn with seed 0, the same pairs for
 every method and seed; each run folder gets eval/ (metrics.json, pairs.csv, pck.png).
