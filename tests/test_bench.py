@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+import torch
+
 from catlas.bench import run_bench, step_flops
 from catlas.config import make_config
+from catlas.errors import CatlasError
 
 
 FULL = {"loss": {"metric_samples": None}}  # the Jacobian at every UV sample
@@ -80,3 +84,17 @@ def test_time_steps_interleaves_rounds(monkeypatch):
         assert len(timing.round_medians_s) == 2
         assert min(timing.round_medians_s) <= timing.median_s <= max(timing.round_medians_s)
         assert timing.spread() >= 0
+
+
+def test_bench_applies_train_threads_and_restores_them():
+    before = torch.get_num_threads()
+    n = before + 1  # differs from the current setting, so the header shows whether it was applied
+    text = run_bench(("tiny",), ("atlasnet",), repeats=1, rounds=1, overrides={"train": {"threads": n}})
+    assert f", {n} threads," in text.splitlines()[0]
+    assert torch.get_num_threads() == before
+
+
+def test_bench_refuses_mixed_thread_counts():
+    with pytest.raises(CatlasError, match="train.threads"):
+        run_bench(("tiny",), ("ours",), repeats=1, variants={"t2": {"train": {"threads": 2}}},
+                  overrides={"train": {"threads": 1}})

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from catlas.config import FitConfig, make_config, merge_dicts
+from catlas.errors import CatlasError
 from catlas.run import resolve_device
 from catlas.train.loop import TrainState, new_state, training_step
 from catlas.train.objectives import jacobian_samples
@@ -138,11 +139,6 @@ def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = 
     (:func:`time_steps`). variants: name -> extra overrides, each measured beside the plain
     preset (row label ``preset+name``), e.g. ``{"narrow": {"model": {"decoder_widths": [256, 128, 64]}}}``.
     """
-    gflops = matmul_gflops()
-    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
-             f"{n_frames} frames of random clouds" + (f", overrides {overrides}" if overrides else ""),
-             f"float32 matmul (2048^3): {gflops:.0f} GFLOP/s (median of 10)",
-             "preset         method    step[s]  steps/s   GFLOP   GFLOP/s  /floor /atlnet spread%  peakRSS[MiB]"]
     cfgs: dict[tuple[str, str], FitConfig] = {}
     for preset in presets:
         for vname, vover in {"": {}, **(variants or {})}.items():
@@ -150,6 +146,27 @@ def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = 
             for method in methods:
                 extra = merge_dicts(merge_dicts(overrides or {}, vover), {"loss": {"method": method}, "device": device})
                 cfgs[(label, method)] = make_config(preset, extra)
+    threads = {c.train.threads for c in cfgs.values()}
+    if len(threads) > 1:
+        raise CatlasError(f"configurations with different train.threads ({sorted(threads)}) cannot be "
+                          "timed together; run one bench per thread count")
+    n_threads, before = threads.pop(), torch.get_num_threads()
+    if n_threads > 0:  # as a fit would (catlas.api.fit), for the matmul rate and the steps alike
+        torch.set_num_threads(n_threads)
+    try:
+        return _measure(cfgs, repeats, rounds, n_frames, device, overrides)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(cfgs: dict[tuple[str, str], FitConfig], repeats: int, rounds: int, n_frames: int,
+             device: str, overrides: dict | None) -> str:
+    """The report of :func:`run_bench` for configurations keyed (row label, method)."""
+    gflops = matmul_gflops()
+    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+             f"{n_frames} frames of random clouds" + (f", overrides {overrides}" if overrides else ""),
+             f"float32 matmul (2048^3): {gflops:.0f} GFLOP/s (median of 10)",
+             "preset         method    step[s]  steps/s   GFLOP   GFLOP/s  /floor /atlnet spread%  peakRSS[MiB]"]
     timings = time_steps({f"{label}/{method}": c for (label, method), c in cfgs.items()},
                          repeats=repeats, rounds=rounds, n_frames=n_frames)
     for label, method in cfgs:

@@ -130,6 +130,11 @@ class TrainConfig:
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
+    grow_copy_code: bool = False
+    """Per-frame codes (model.latent=per_frame) with the curriculum: a frame the growing window
+    reaches starts from the code of its neighbour inside the window (the frame it was added
+    next to) instead of whatever its own code had become, so its shape starts at the fitted
+    neighbour's. No effect with encoder codes or without the curriculum."""
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
