@@ -9,7 +9,6 @@ import torch
 
 from catlas.config import make_config
 from catlas.errors import CatlasError
-from catlas.train.loop import copy_codes_into_new_frames
 from catlas.train.pairs import GrowingWindow, growing_window, sample_pairs
 
 
@@ -98,42 +97,3 @@ def test_curriculum_default_follows_the_paper_per_method():
     assert make_config("tiny", {"loss": {"method": "dsr"}}).curriculum() is False
     assert make_config("tiny", {"loss": {"method": "atlasnet"}, "train": {"curriculum": True}}).curriculum()
     assert not make_config("tiny", {"train": {"curriculum": False}}).curriculum()
-
-
-def test_copy_codes_fills_new_frames_outwards_from_the_old_window():
-    codes = torch.arange(8.0)[:, None].repeat(1, 3)  # frame f has code (f, f, f)
-    copy_codes_into_new_frames(codes, (3, 5), (1, 6))  # two frames added left, one right
-    assert codes[:, 0].tolist() == [0.0, 3.0, 3.0, 3.0, 4.0, 4.0, 6.0, 7.0]
-    same = codes.clone()
-    copy_codes_into_new_frames(codes, (1, 6), (1, 6))  # no growth: nothing changes
-    assert torch.equal(codes, same)
-
-
-def test_grow_copy_code_starts_each_reached_frame_from_its_neighbour():
-    """Per-frame codes, curriculum on: at every growth event the frame added to the window
-    carries its in-window neighbour's code from before that step; without the option it does not."""
-    from catlas.train.loop import _draw_frames, new_state, training_step
-
-    points = torch.rand(6, 300, 3, generator=torch.Generator().manual_seed(1))
-    for copy in (True, False):
-        cfg = make_config("tiny", {"model": {"latent": "per_frame"},
-                                   "train": {"iterations": 40, "curriculum": True, "grow_copy_code": copy,
-                                             "grow_window_init": 2, "grow_from": 0.25, "grow_to": 0.75}})
-        state = new_state(cfg, torch.device("cpu"), n_frames=6)
-        grow = growing_window(6, 40, 2, 0.25, 0.75)
-        codes = state.model.frame_codes
-        matched = []
-        while state.iteration < 40:
-            before = codes.detach().clone()
-            lo0, hi0 = grow.window(max(0, state.iteration - 1))
-            lo, hi = grow.window(state.iteration)
-            # the step's frame draw is where codes are copied (before the step's update)
-            _draw_frames(state, cfg.train, cfg.loss.tau, 6, curriculum=True)
-            for f, nb in [(f, f + 1) for f in range(lo, lo0)] + [(f, f - 1) for f in range(hi0, hi)]:
-                matched.append(torch.equal(codes[f].detach(), before[nb]))
-            untouched = [f for f in range(6) if not lo <= f < hi or lo0 <= f < hi0]
-            assert torch.equal(codes.detach()[untouched], before[untouched])
-            training_step(state, cfg, points, None, lr=1e-2)
-            state.iteration += 1
-        assert len(matched) == 4  # 6 frames, window 2: four growth events
-        assert all(matched) if copy else not any(matched)

@@ -130,11 +130,6 @@ class TrainConfig:
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
-    grow_copy_code: bool = False
-    """Per-frame codes (model.latent=per_frame) with the curriculum: a frame the growing window
-    reaches starts from the code of its neighbour inside the window (the frame it was added
-    next to) instead of whatever its own code had become, so its shape starts at the fitted
-    neighbour's. No effect with encoder codes or without the curriculum."""
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
@@ -292,6 +287,7 @@ def _to_plain(obj: Any) -> Any:
 REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
     ("loss", "mc_pairs"): ("drawn", "9700a92"),
     ("loss", "alpha_accel"): (0.0, "56c8d32"),
+    ("train", "grow_copy_code"): (False, "d2c65a4"),
 }
 
 

@@ -121,9 +121,6 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     if not curriculum or n_frames < 2:
         return sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator)
     grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
-    if tc.grow_copy_code and state.model.frame_codes is not None and state.iteration > 0:
-        copy_codes_into_new_frames(state.model.frame_codes, grow.window(state.iteration - 1),
-                                   grow.window(state.iteration))
     if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
     weights = grow.weights(state.iteration, state.frame_hits)
@@ -131,19 +128,6 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     if grow.started(state.iteration):
         state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)
     return frames
-
-
-@torch.no_grad()
-def copy_codes_into_new_frames(codes: torch.Tensor, before: tuple[int, int],
-                               after: tuple[int, int]) -> None:
-    """Codes (K, C) of frames that window ``after`` = [lo, hi) adds to ``before`` become the code
-    of their neighbour towards the old window, in place (growth is one frame per side per event,
-    but several events may fall on one step: frames are filled outwards from the old window)."""
-    (lo0, hi0), (lo, hi) = before, after
-    for f in range(lo0 - 1, lo - 1, -1):
-        codes[f] = codes[f + 1]
-    for f in range(hi0, hi):
-        codes[f] = codes[f - 1]
 
 
 def train(
