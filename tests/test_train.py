@@ -101,10 +101,14 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d = FitConfig().to_dict()
     d["loss"]["alpha_accel"] = 0.0
     d["loss"]["mc_pairs"] = "drawn"
+    d["train"]["grow_copy_code"] = False
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):
         FitConfig.from_yaml(yaml.safe_dump(d), source="run.yaml")
+    d["loss"]["alpha_accel"], d["train"]["grow_copy_code"] = 0.0, True
+    with pytest.raises(CatlasError, match=r"train.grow_copy_code=True was removed .*d2c65a4"):
+        FitConfig.from_yaml(yaml.safe_dump(d))
     with pytest.raises(CatlasError, match="unknown setting"):  # anything else is still unknown
         FitConfig.from_yaml(yaml.safe_dump({**FitConfig().to_dict(), "colour": 1}))
 
