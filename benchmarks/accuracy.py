@@ -61,10 +61,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import catlas
-from catlas.bench import time_steps
+from catlas.bench import fit_threads, time_steps
 from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, parse_override
 from catlas.data import list_frames, load_sequence, write_example
 from catlas.errors import CatlasError
@@ -231,11 +230,9 @@ def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, metho
         else:
             todo[method] = (cfg, key, signature)
     if todo:
-        threads = {c.train.threads for c, _, _ in todo.values()}
-        if max(threads) > 0:
-            torch.set_num_threads(max(threads))  # as catlas.fit does
-        timings = time_steps({m: c for m, (c, _, _) in todo.items()}, repeats=TIMED_STEPS // TIMING_ROUNDS,
-                             warmup=WARMUP_STEPS, n_frames=n_frames, rounds=TIMING_ROUNDS)
+        with fit_threads(c for c, _, _ in todo.values()):  # as catlas.fit sets them
+            timings = time_steps({m: c for m, (c, _, _) in todo.items()}, repeats=TIMED_STEPS // TIMING_ROUNDS,
+                                 warmup=WARMUP_STEPS, n_frames=n_frames, rounds=TIMING_ROUNDS)
         for method, (_, key, signature) in todo.items():
             step = timings[method].median_s
             entries[method] = cache[key] = {"signature": signature, "step_s": step,

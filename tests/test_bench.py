@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from catlas.bench import run_bench, step_flops
+from catlas.bench import fit_threads, run_bench, step_flops
 from catlas.config import make_config
 from catlas.errors import CatlasError
 
@@ -98,3 +98,15 @@ def test_bench_refuses_mixed_thread_counts():
     with pytest.raises(CatlasError, match="train.threads"):
         run_bench(("tiny",), ("ours",), repeats=1, variants={"t2": {"train": {"threads": 2}}},
                   overrides={"train": {"threads": 1}})
+
+
+def test_fit_threads_restores_the_count_when_the_body_fails():
+    before = torch.get_num_threads()
+    cfg = make_config("tiny", {"train": {"threads": before + 1}})
+    with pytest.raises(RuntimeError, match="inside"):
+        with fit_threads([cfg, cfg]) as n:
+            assert n == before + 1 == torch.get_num_threads()
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with fit_threads([make_config("tiny", {"train": {"threads": 0}})]) as n:  # 0 keeps torch's count
+        assert n == before

@@ -12,9 +12,11 @@ decide equal-time budgets, are what this measures best.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -146,15 +148,28 @@ def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = 
             for method in methods:
                 extra = merge_dicts(merge_dicts(overrides or {}, vover), {"loss": {"method": method}, "device": device})
                 cfgs[(label, method)] = make_config(preset, extra)
-    threads = {c.train.threads for c in cfgs.values()}
+    with fit_threads(cfgs.values()):  # for the matmul rate and the steps alike
+        return _measure(cfgs, repeats, rounds, n_frames, device, overrides)
+
+
+@contextlib.contextmanager
+def fit_threads(cfgs: Iterable[FitConfig]) -> Iterator[int]:
+    """Run the body with the thread count a fit of these configurations uses (``train.threads``,
+    as :func:`catlas.api.fit` sets it; 0 keeps torch's), restoring the count afterwards.
+
+    Configurations with different counts cannot be timed against each other: CatlasError.
+    Yields the thread count in effect.
+    """
+    threads = {c.train.threads for c in cfgs}
     if len(threads) > 1:
         raise CatlasError(f"configurations with different train.threads ({sorted(threads)}) cannot be "
-                          "timed together; run one bench per thread count")
-    n_threads, before = threads.pop(), torch.get_num_threads()
-    if n_threads > 0:  # as a fit would (catlas.api.fit), for the matmul rate and the steps alike
+                          "timed together; time one thread count at a time")
+    before = torch.get_num_threads()
+    n_threads = threads.pop() if threads else 0
+    if n_threads > 0:
         torch.set_num_threads(n_threads)
     try:
-        return _measure(cfgs, repeats, rounds, n_frames, device, overrides)
+        yield torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
 
