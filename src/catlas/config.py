@@ -217,7 +217,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500},
     },
     "fast": {
-        # The default: a CPU budget (about 10 minutes for ours on 2 cores): code 256, a narrow
+        # The default: a CPU budget (10-20 minutes for ours on 2 cores): code 256, a narrow
         # decoder 128-64-32 (a step costs 0.65x one with 256-128-64 and about 0.45x one with
         # 256-256-128, so 30,000 steps take the time of 20,000 and 14,000; on cat_walk ours is
         # better for it on every seed, on the humanoid a wash), fewer points, the Jacobian on
