@@ -239,7 +239,7 @@ def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, metho
                                             "iterations": max(1, round(args.minutes * 60 / step))}
     for method in methods:
         entry = entries[method]
-        print(f"budget {sequence} {variant(method, args.label)}: {entry['step_s'] * 1e3:.1f} ms per step "
+        print(f"budget {sequence} {variant(method, args.label)}: {entry['step_s'] * 1e3:.2f} ms per step "
               f"-> {entry['iterations']} iterations for {args.minutes:g} min")
     return {m: entries[m]["iterations"] for m in methods}
 

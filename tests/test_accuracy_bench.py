@@ -72,4 +72,5 @@ def test_minutes_budget_times_methods_together(tmp_path):
     assert [ln.split()[2] for ln in lines] == ["ours:", "atlasnet:"]
     for ln in lines:
         ms, iterations = float(ln.split()[3]), int(ln.split("->")[1].split()[0])
-        assert abs(iterations - 0.05 * 60 / (ms / 1e3)) <= 0.5 + 0.002 * iterations
+        # ms is printed to 0.01 ms: its rounding moves 3 s / step by up to iterations * 0.005 / ms
+        assert abs(iterations - 0.05 * 60 / (ms / 1e3)) <= 0.51 + 1.01 * iterations * 0.005 / ms

@@ -58,7 +58,8 @@ def test_bench_variant_rows_and_atlasnet_ratio():
     # the /atlnet column: atlasnet against itself is exactly 1; ours against its own row's atlasnet
     assert rows[1][7] == "1.00" and rows[3][7] == "1.00"
     ours, atl = float(rows[0][2]), float(rows[1][2])
-    assert abs(float(rows[0][7]) - ours / atl) < 0.02 + 0.01 * ours / atl
+    # step times are printed to 0.1 ms, the ratio to 0.01: the bound is what that rounding allows
+    assert abs(float(rows[0][7]) - ours / atl) <= 0.005 + ours / atl * (0.00005 / ours + 0.00005 / atl) * 1.05
     # the wide variant's decoder has more FLOPs (column GFLOP): the variant was applied
     assert float(rows[2][4]) > float(rows[0][4]) + 0.5
 

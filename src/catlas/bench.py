@@ -80,7 +80,7 @@ class StepTiming:
         achieved = self.flops / self.median_s / 1e9
         floor = self.flops / (gflops * 1e9)
         ratio = f"{self.median_s / reference.median_s:7.2f}" if reference is not None else f"{'-':>7}"
-        return (f"{self.preset:<14} {self.method:<9} {self.median_s:8.3f} {1 / self.median_s:7.2f} "
+        return (f"{self.preset:<14} {self.method:<9} {self.median_s:8.4f} {1 / self.median_s:7.2f} "
                 f"{self.flops / 1e9:8.1f} {achieved:8.1f} {self.median_s / floor:6.2f} {ratio} "
                 f"{100 * self.spread():7.1f} {self.peak_rss_mib:9.0f}")
 
