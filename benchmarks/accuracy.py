@@ -72,6 +72,7 @@ from catlas.evaluate.nearest import NEAREST
 from catlas.evaluate.report import read_metrics, write_eval
 from catlas.run import CONFIG, SUMMARY
 from catlas.train.loop import Interrupted
+from catlas.train.budget import iterations_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT_WALK = ROOT.parent / "shared" / "data" / "cat_walk"
@@ -236,7 +237,7 @@ def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, metho
         for method, (_, key, signature) in todo.items():
             step = timings[method].median_s
             entries[method] = cache[key] = {"signature": signature, "step_s": step,
-                                            "iterations": max(1, round(args.minutes * 60 / step))}
+                                            "iterations": iterations_for(args.minutes, step)}
     for method in methods:
         entry = entries[method]
         print(f"budget {sequence} {variant(method, args.label)}: {entry['step_s'] * 1e3:.2f} ms per step "

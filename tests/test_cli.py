@@ -101,3 +101,11 @@ def test_dsr_needs_meshes(tmp_path):
                                           (["--rounds", "0"], "--rounds")])
 def test_bench_bad_options_give_one_line(args, needle):
     _assert_one_line_error(_cli("bench", "--preset", "tiny", *args), needle)
+
+
+def test_minutes_and_iterations_are_exclusive(tmp_path, example_dir):
+    out = tmp_path / "run"
+    res = _cli("fit", str(example_dir), "--out", str(out), "--preset", "tiny", "--minutes", "1", "--iterations", "5")
+    assert res.returncode == 2 and "not allowed with" in res.stderr
+    _assert_one_line_error(_cli("fit", str(example_dir), "--out", str(out), "--minutes", "-1"), "minutes must be > 0")
+    assert not out.exists()

@@ -281,3 +281,27 @@ def test_mc_from_warm_start_skips_the_metric_term_first(example_dir, tmp_path):
         mc = {int(r["iteration"]): float(r["metric_consistency"]) for r in csv.DictReader(f)}
     assert mc[5] == 0 and mc[10] == 0
     assert mc[15] > 0 and mc[20] > 0
+
+
+def test_time_budget_sets_iterations_from_the_timed_step(example_dir, tmp_path):
+    """train.minutes: the fit times its step, runs minutes * 60 / step steps and records them so
+    that config.yaml repeats the fit without timing again."""
+    out = tmp_path / "run"
+    catlas.fit(example_dir, out, preset="tiny", overrides={"device": "cpu", "train": {"minutes": 0.02}},
+               progress=False)
+    budget = json.loads((out / "time_budget.json").read_text())
+    assert budget["minutes"] == 0.02 and budget["step_s"] > 0
+    assert budget["iterations"] == max(1, round(0.02 * 60 / budget["step_s"]))
+    saved = catlas.FitConfig.load(out / "config.yaml")
+    assert saved.train.minutes is None and saved.train.iterations == budget["iterations"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == budget["iterations"] and summary["time_budget"] == budget
+    with pytest.raises(CatlasError, match="minutes must be > 0"):
+        make_config("tiny", {"train": {"minutes": 0}})
+
+
+def test_iterations_for_a_budget():
+    from catlas.train.budget import iterations_for
+
+    assert iterations_for(10, 0.04) == 15000 and iterations_for(1, 0.021) == 2857
+    assert iterations_for(0.001, 5.0) == 1  # never zero steps

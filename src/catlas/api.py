@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -18,11 +20,15 @@ from catlas.data import Sequence, load_sequence
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
+from catlas.train.budget import resolve_time_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.loop import new_state, train
 
 __all__ = ["fit", "load_run"]
+
+TIME_BUDGET = "time_budget.json"
+"""Written by a fit with train.minutes: the budget, the measured step time and the iterations."""
 
 
 def fit(
@@ -58,10 +64,18 @@ def fit(
         cfg = config if config is not None else make_config(preset, overrides)
         if par is not None:
             par.check_config(cfg)
+            if cfg.train.minutes is not None:
+                raise CatlasError("train.minutes (a time budget) is not supported under torchrun; "
+                                  "give train.iterations")
         on_main(par, lambda: _claim_run_dir(out, overwrite))
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
+        budget = None
+        if cfg.train.minutes is not None:
+            cfg, budget = resolve_time_budget(cfg, seq.n_frames)
+            if progress:
+                print(budget.describe(), file=sys.stderr)
         device = resolve_device(cfg.device)
         if par is not None:
             device = par.device(device)
@@ -70,6 +84,8 @@ def fit(
             out.mkdir(parents=True, exist_ok=True)
             cfg.save(out / CONFIG)
             seq.save_npz(out / SEQUENCE)
+            if budget is not None:
+                atomic_write_text(out / TIME_BUDGET, json.dumps(dataclasses.asdict(budget), indent=2) + "\n")
 
         on_main(par, write_inputs)
         state = new_state(cfg, device, seq.n_frames)
@@ -101,6 +117,8 @@ def fit(
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+    if (out / TIME_BUDGET).exists():
+        summary["time_budget"] = json.loads((out / TIME_BUDGET).read_text())
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return run
 

@@ -115,6 +115,10 @@ class TrainConfig:
     """Optimisation schedule, batch layout, checkpoints and logging."""
 
     iterations: int = 200_000
+    minutes: float | None = None
+    """A time budget instead of ``iterations``: the fit first times its own step on this machine
+    (a few seconds) and runs as many steps as fit in this many minutes; config.yaml then records
+    those iterations (and minutes None), so the run repeats exactly. None = use ``iterations``."""
     lr: float = 1e-3
     lr_decay_at: tuple[float, ...] = (0.8, 0.9)
     """Fractions of the run at which the learning rate is divided by 10."""
@@ -145,6 +149,10 @@ class TrainConfig:
             raise ValueError(f"need 0 <= grow_from <= grow_to <= 1, got {self.grow_from}, {self.grow_to}")
         if self.grow_window_init < 1:
             raise ValueError(f"grow_window_init must be >= 1, got {self.grow_window_init}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes}")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
 
 
 @dataclass
