@@ -71,8 +71,8 @@ from catlas.evaluate import EvalSettings, evaluate, evaluate_nearest, load_gt
 from catlas.evaluate.nearest import NEAREST
 from catlas.evaluate.report import read_metrics, write_eval
 from catlas.run import CONFIG, SUMMARY
+from catlas.train.budget import ROUNDS, STEPS_PER_ROUND, WARMUP_STEPS, iterations_for
 from catlas.train.loop import Interrupted
-from catlas.train.budget import iterations_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT_WALK = ROOT.parent / "shared" / "data" / "cat_walk"
@@ -82,7 +82,6 @@ METRICS = ("msL2", "mr", "mAUC", "CD")
 TARGET = {"msL2": -1, "mr": -1, "mAUC": +1}  # the target's metrics; +1: higher is better
 SYNTHETIC_FRAMES = 24
 EVAL_SEED = 0
-WARMUP_STEPS, TIMED_STEPS, TIMING_ROUNDS = 3, 20, 4  # 4 interleaved rounds of 5 steps
 UNITS = ("authors'-code convention: msL2 x1e3 (mean Euclidean distance), mr %, mAUC % (PCK on "
          "squared distances), CD x1e3 (squared); normalised units (frame 0's longest side = 1)")
 
@@ -232,8 +231,8 @@ def budget_iterations(args: argparse.Namespace, sequence: str, data: Path, metho
             todo[method] = (cfg, key, signature)
     if todo:
         with fit_threads(c for c, _, _ in todo.values()):  # as catlas.fit sets them
-            timings = time_steps({m: c for m, (c, _, _) in todo.items()}, repeats=TIMED_STEPS // TIMING_ROUNDS,
-                                 warmup=WARMUP_STEPS, n_frames=n_frames, rounds=TIMING_ROUNDS)
+            timings = time_steps({m: c for m, (c, _, _) in todo.items()}, repeats=STEPS_PER_ROUND,
+                                 warmup=WARMUP_STEPS, n_frames=n_frames, rounds=ROUNDS)
         for method, (_, key, signature) in todo.items():
             step = timings[method].median_s
             entries[method] = cache[key] = {"signature": signature, "step_s": step,
