@@ -228,8 +228,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The default: a CPU budget (ours on cat_walk's 35 frames: 1161 s on 2 cores, README):
         # code 256, a narrow decoder 128-64-32 (a step costs 0.65x one with 256-128-64 and about
         # 0.45x one with 256-256-128, so 30,000 steps take the time of 20,000 and 14,000; on
-        # cat_walk ours is better for it on seeds 0-2, seed 3 not compared; on the humanoid a
-        # wash), fewer points, the Jacobian on
+        # cat_walk ours is better for it on seeds 0-2, worse on seed 3 (a partial leg swap), the
+        # same mean over the seeds run; on the humanoid a wash), fewer points, the Jacobian on
         # 100 of the 1000 UV samples; ours grows the sequence from its middle (the curriculum)
         # and adds the surface-motion term (loss.alpha_motion, the method default 0.1). Chosen
         # by measurement on cat_walk and the built-in humanoid, with atlasnet and dsr refitted
