@@ -283,21 +283,51 @@ def test_mc_from_warm_start_skips_the_metric_term_first(example_dir, tmp_path):
     assert mc[15] > 0 and mc[20] > 0
 
 
-def test_time_budget_sets_iterations_from_the_timed_step(example_dir, tmp_path):
-    """train.minutes: the fit times its step, runs minutes * 60 / step steps and records them so
-    that config.yaml repeats the fit without timing again."""
+def test_time_budget_sets_iterations_from_the_fits_own_steps(example_dir, tmp_path):
+    """train.minutes: a provisional count from timed steps, then the count from the fit's own
+    first steps, recorded so that config.yaml repeats the fit without timing again."""
     out = tmp_path / "run"
     catlas.fit(example_dir, out, preset="tiny", overrides={"device": "cpu", "train": {"minutes": 0.02}},
                progress=False)
     budget = json.loads((out / "time_budget.json").read_text())
-    assert budget["minutes"] == 0.02 and budget["step_s"] > 0
-    assert budget["iterations"] == max(1, round(0.02 * 60 / budget["step_s"]))
+    assert budget["minutes"] == 0.02 and budget["timed_step_s"] > 0 and budget["step_s"] > 0
+    assert budget["iterations"] == max(budget["calibrated_at"], round(0.02 * 60 / budget["step_s"]))
     saved = catlas.FitConfig.load(out / "config.yaml")
     assert saved.train.minutes is None and saved.train.iterations == budget["iterations"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iterations"] == budget["iterations"] and summary["time_budget"] == budget
+    ckpt = load_checkpoint(out)
+    assert FitConfig.from_yaml(ckpt["config"]) == saved
     with pytest.raises(CatlasError, match="minutes must be > 0"):
         make_config("tiny", {"train": {"minutes": 0}})
+
+
+def test_time_budget_interrupted_before_calibration_resumes_and_calibrates(example_dir, tmp_path):
+    """Ctrl-C after 2 steps of a 0.2-minute budget (calibration is due after 0.6 s): the run
+    keeps train.minutes until it resumes, then fixes its count from all its steps."""
+    out = tmp_path / "r"
+    res = _cli("fit", str(example_dir), "--out", str(out), "--preset", "tiny", "--quiet", "--device", "cpu",
+               "--minutes", "0.2", "--set", "train.threads=1", env={"CATLAS_TEST_SIGNAL_AT": "INT:2"})
+    assert res.returncode == 130, res.stderr
+    assert catlas.FitConfig.load(out / "config.yaml").train.minutes == 0.2
+    assert json.loads((out / "time_budget.json").read_text())["step_s"] is None
+    resumed = _cli("fit", "--resume", str(out), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    budget = json.loads((out / "time_budget.json").read_text())
+    assert budget["calibrated_at"] > 2 and budget["iterations"] == load_checkpoint(out)["iteration"]
+    assert catlas.FitConfig.load(out / "config.yaml").train.minutes is None
+
+
+def test_budget_calibration_comes_before_any_milestone():
+    from catlas.train.budget import calibrated_iterations, calibration_due
+
+    # 10 min budget, provisional 10,000 steps: due at 30 s of training or 1,000 steps
+    assert not calibration_due(10, 10_000, 400, 29.0)
+    assert calibration_due(10, 10_000, 400, 30.0) and calibration_due(10, 10_000, 1000, 5.0)
+    # 400 steps in 30 s: 75 ms per step -> 8,000 steps in 10 min; the calibration point is then
+    # 5 % of the run, before the curriculum (15 %) and the learning-rate decay (80 %)
+    assert calibrated_iterations(10, 400, 30.0) == 8000
+    assert calibrated_iterations(0.001, 400, 30.0) == 400  # never fewer than the steps taken
 
 
 def test_iterations_for_a_budget():

@@ -20,15 +20,12 @@ from catlas.data import Sequence, load_sequence
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
-from catlas.train.budget import resolve_time_budget
+from catlas.train.budget import provisional_budget, read_budget, write_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.loop import new_state, train
 
 __all__ = ["fit", "load_run"]
-
-TIME_BUDGET = "time_budget.json"
-"""Written by a fit with train.minutes: the budget, the measured step time and the iterations."""
 
 
 def fit(
@@ -72,8 +69,8 @@ def fit(
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         budget = None
-        if cfg.train.minutes is not None:
-            cfg, budget = resolve_time_budget(cfg, seq.n_frames)
+        if cfg.train.minutes is not None:  # a first count; the loop recomputes it from its own steps
+            cfg.train.iterations, budget = provisional_budget(cfg, seq.n_frames)
             if progress:
                 print(budget.describe(), file=sys.stderr)
         device = resolve_device(cfg.device)
@@ -85,7 +82,7 @@ def fit(
             cfg.save(out / CONFIG)
             seq.save_npz(out / SEQUENCE)
             if budget is not None:
-                atomic_write_text(out / TIME_BUDGET, json.dumps(dataclasses.asdict(budget), indent=2) + "\n")
+                write_budget(out, budget)
 
         on_main(par, write_inputs)
         state = new_state(cfg, device, seq.n_frames)
@@ -117,8 +114,9 @@ def fit(
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    if (out / TIME_BUDGET).exists():
-        summary["time_budget"] = json.loads((out / TIME_BUDGET).read_text())
+    spent = read_budget(out)
+    if spent is not None:
+        summary["time_budget"] = dataclasses.asdict(spent)
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return run
 
@@ -144,6 +142,7 @@ def _prepare_resume(out: Path, overrides: dict[str, Any] | None, par: DataParall
         raise CatlasError(f"{out}: only train.iterations can change on resume")
     if "iterations" in overrides.get("train", {}):
         cfg.train.iterations = int(overrides["train"]["iterations"])
+        cfg.train.minutes = None  # an explicit count replaces a time budget not yet calibrated
         on_main(par, lambda: cfg.save(out / CONFIG))
     if par is not None:
         par.check_config(cfg)

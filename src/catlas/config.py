@@ -116,9 +116,10 @@ class TrainConfig:
 
     iterations: int = 200_000
     minutes: float | None = None
-    """A time budget instead of ``iterations``: the fit first times its own step on this machine
-    (a few seconds) and runs as many steps as fit in this many minutes; config.yaml then records
-    those iterations (and minutes None), so the run repeats exactly. None = use ``iterations``."""
+    """A time budget instead of ``iterations``: the fit times its step on this machine (a few
+    seconds), starts with the step count that gives, and after 5 % of the budget recomputes the
+    count from its own steps (catlas.train.budget); config.yaml then records that count (and
+    minutes None), so the run repeats exactly. None = use ``iterations``."""
     lr: float = 1e-3
     lr_decay_at: tuple[float, ...] = (0.8, 0.9)
     """Fractions of the run at which the learning rate is divided by 10."""

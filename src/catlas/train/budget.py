@@ -1,33 +1,57 @@
 """A time budget in minutes turned into a number of training steps on this machine.
 
 The learning-rate decay points and the growth curriculum are fractions of ``train.iterations``,
-so a budget must be known as steps before the first step. :func:`resolve_time_budget` times the
-fit's own step (its configuration, its number of frames, its thread count) for a few seconds and
-converts; the fit then runs that many steps, and ``config.yaml`` records them, so the run is
-repeated or resumed exactly without timing again.
+so a budget must be known as steps well before the run's first milestone (the curriculum starts
+growing at 15 % of the run, the learning rate drops at 80 %). A fit with ``train.minutes`` does
+it in two stages:
+
+1. :func:`provisional_budget` times the fit's step for a few seconds before training (on random
+   clouds of the fit's shape, :func:`catlas.bench.time_steps`) and gives a first step count;
+2. :func:`calibrated_iterations`, called by the training loop once the fit has spent
+   :data:`CALIBRATE_AT` of its budget (or reached 10 % of the provisional count), replaces it
+   by the count that the fit's own measured steps give: real clouds, real contention for the
+   CPU, no warm-up bias. Before that point no milestone is reached, so the run is the same as
+   one started with the final count. ``config.yaml`` then records that count (and
+   ``train.minutes`` None), so the run repeats or resumes exactly without timing again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from catlas.config import FitConfig, merge_dicts
+from catlas.config import FitConfig
 
 WARMUP_STEPS, STEPS_PER_ROUND, ROUNDS = 3, 5, 4
-"""The timing: 3 untimed steps, then the median of 4 rounds of 5 steps."""
+"""The provisional timing: 3 untimed steps, then the median of 4 rounds of 5 steps."""
+CALIBRATE_AT = 0.05
+"""Fraction of the budget's time after which the step count is recomputed from the fit's steps."""
+CALIBRATE_BY = 0.1
+"""... or fraction of the provisional count, whichever comes first (before any milestone)."""
 
 
 @dataclass(frozen=True)
 class TimeBudget:
-    """What a fit with ``train.minutes`` measured: minutes -> step time (s) -> iterations."""
+    """What a fit with ``train.minutes`` measured: minutes -> step time (s) -> iterations.
+
+    timed_step_s: the provisional timing before training; step_s: the mean over the fit's own
+    first ``calibrated_at`` steps, which set ``iterations``.
+    """
 
     minutes: float
-    step_s: float
-    iterations: int
+    timed_step_s: float | None
+    step_s: float | None = None
+    calibrated_at: int | None = None
+    iterations: int | None = None
 
     def describe(self) -> str:
-        return (f"time budget {self.minutes:g} min: {self.step_s * 1e3:.1f} ms per step on this machine "
-                f"-> {self.iterations} iterations")
+        if self.step_s is None:
+            return (f"time budget {self.minutes:g} min: {self.timed_step_s * 1e3:.1f} ms per step timed "
+                    f"-> about {iterations_for(self.minutes, self.timed_step_s)} iterations (recomputed "
+                    f"from the fit's own steps after {CALIBRATE_AT:.0%} of the budget)")
+        return (f"time budget {self.minutes:g} min: {self.step_s * 1e3:.1f} ms per step over the first "
+                f"{self.calibrated_at} steps -> {self.iterations} iterations")
 
 
 def iterations_for(minutes: float, step_s: float) -> int:
@@ -35,15 +59,9 @@ def iterations_for(minutes: float, step_s: float) -> int:
     return max(1, round(minutes * 60.0 / step_s))
 
 
-def resolve_time_budget(cfg: FitConfig, n_frames: int) -> tuple[FitConfig, TimeBudget]:
-    """cfg with ``train.minutes`` replaced by the iterations that fit that budget here.
-
-    Times cfg's training step on random clouds of the fit's shape (n_frames x
-    data.points_per_frame) with cfg's thread count, as :func:`catlas.bench.time_steps` does.
-    The budget covers the training steps only (not loading, nor writing meshes at the end).
-    Returns the resolved config (``train.minutes`` None, ``train.iterations`` set) and the
-    measurement.
-    """
+def provisional_budget(cfg: FitConfig, n_frames: int) -> tuple[int, TimeBudget]:
+    """A first step count for cfg's ``train.minutes``, from timing cfg's training step on random
+    clouds of the fit's shape (n_frames x data.points_per_frame) with cfg's thread count."""
     from catlas.bench import fit_threads, time_steps  # bench imports the training loop
 
     minutes = cfg.train.minutes
@@ -52,7 +70,32 @@ def resolve_time_budget(cfg: FitConfig, n_frames: int) -> tuple[FitConfig, TimeB
     with fit_threads([cfg]):
         timing = time_steps({"fit": cfg}, repeats=STEPS_PER_ROUND, warmup=WARMUP_STEPS,
                             n_frames=n_frames, rounds=ROUNDS)["fit"]
-    budget = TimeBudget(float(minutes), timing.median_s, iterations_for(minutes, timing.median_s))
-    resolved = FitConfig.from_dict(merge_dicts(cfg.to_dict(), {"train": {"minutes": None,
-                                                                           "iterations": budget.iterations}}))
-    return resolved, budget
+    return iterations_for(minutes, timing.median_s), TimeBudget(float(minutes), timing.median_s)
+
+
+def calibration_due(minutes: float, provisional: int, iteration: int, elapsed: float) -> bool:
+    """Whether the fit has run long enough (``elapsed`` seconds of ``iteration`` steps) to fix
+    its step count: CALIBRATE_AT of the budget, or CALIBRATE_BY of the provisional count."""
+    return iteration > 0 and (elapsed >= CALIBRATE_AT * minutes * 60.0 or iteration >= CALIBRATE_BY * provisional)
+
+
+def calibrated_iterations(minutes: float, iteration: int, elapsed: float) -> int:
+    """The step count of a ``minutes`` budget from ``iteration`` steps that took ``elapsed`` s
+    (never fewer than the steps already taken)."""
+    return max(iteration, iterations_for(minutes, elapsed / iteration))
+
+
+TIME_BUDGET = "time_budget.json"
+"""Written into the run folder by a fit with train.minutes: a :class:`TimeBudget` as JSON."""
+
+
+def write_budget(run_dir: Path, budget: TimeBudget) -> None:
+    from catlas.fileio import atomic_write_text
+
+    atomic_write_text(run_dir / TIME_BUDGET, json.dumps(asdict(budget), indent=2) + "\n")
+
+
+def read_budget(run_dir: Path) -> TimeBudget | None:
+    """The run's time budget, or None for a fit given in iterations."""
+    path = run_dir / TIME_BUDGET
+    return TimeBudget(**json.loads(path.read_text())) if path.exists() else None

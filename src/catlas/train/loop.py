@@ -19,6 +19,7 @@ from catlas.config import FitConfig, TrainConfig
 from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
+from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
 from catlas.train.objectives import jacobian_samples, step_loss
@@ -172,6 +173,11 @@ def train(
                 terms = training_step(state, cfg, points, areas, lr)
                 state.iteration += 1
                 state.elapsed += time.perf_counter() - t0
+                if tc.minutes is not None and calibration_due(tc.minutes, tc.iterations, state.iteration,
+                                                              state.elapsed):
+                    _calibrate_budget(run_dir, cfg, state)
+                    bar.total = tc.iterations
+                    bar.refresh()
                 _inject_fault(state.iteration)
                 for k, v in terms.items():
                     window[k] = window.get(k, 0.0) + v
@@ -197,6 +203,21 @@ def train(
         if log is not None:
             log.close()
     return last
+
+
+def _calibrate_budget(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
+    """Fix a time-budgeted fit's step count from its own steps so far (catlas.train.budget), in
+    cfg (in place: train.iterations set, train.minutes None), config.yaml and time_budget.json."""
+    from catlas.run import CONFIG
+
+    minutes = cfg.train.minutes
+    cfg.train.iterations = calibrated_iterations(minutes, state.iteration, state.elapsed)
+    cfg.train.minutes = None
+    earlier = read_budget(run_dir)
+    budget = TimeBudget(minutes, earlier.timed_step_s if earlier else None,
+                        state.elapsed / state.iteration, state.iteration, cfg.train.iterations)
+    write_budget(run_dir, budget)
+    cfg.save(run_dir / CONFIG)
 
 
 def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
