@@ -318,6 +318,21 @@ def test_time_budget_interrupted_before_calibration_resumes_and_calibrates(examp
     assert catlas.FitConfig.load(out / "config.yaml").train.minutes is None
 
 
+def test_time_budget_fit_equals_a_fit_given_its_final_count(example_dir, tmp_path):
+    """The calibration comes before any milestone, so a --minutes fit is bit-identical to a fit
+    given its final count from the start (same seed, one thread)."""
+    common = ["--preset", "tiny", "--device", "cpu", "--quiet", "--set", "train.threads=1"]
+    timed = _cli("fit", str(example_dir), "--out", str(tmp_path / "t"), "--minutes", "0.03", *common)
+    assert timed.returncode == 0, timed.stderr
+    n = json.loads((tmp_path / "t" / "time_budget.json").read_text())["iterations"]
+    plain = _cli("fit", str(example_dir), "--out", str(tmp_path / "p"), "--iterations", str(n), *common)
+    assert plain.returncode == 0, plain.stderr
+    a, b = load_checkpoint(tmp_path / "t"), load_checkpoint(tmp_path / "p")
+    assert a["iteration"] == b["iteration"] == n
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
 def test_budget_calibration_comes_before_any_milestone():
     from catlas.train.budget import calibrated_iterations, calibration_due
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import platform
@@ -70,6 +71,7 @@ def fit(
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         budget = None
         if cfg.train.minutes is not None:  # a first count; the loop recomputes it from its own steps
+            cfg = copy.deepcopy(cfg)  # the fit changes its count in place, not the caller's config
             cfg.train.iterations, budget = provisional_budget(cfg, seq.n_frames)
             if progress:
                 print(budget.describe(), file=sys.stderr)
