@@ -42,11 +42,11 @@ def test_step_flops_with_metric_subset():
     assert step_flops(sub) - step_flops(an) == JAC_SAMPLE_FLOPS * 50
 
 
-def test_paper_preset_takes_the_jacobian_at_750_samples():
-    """75 of 250 samples per patch: ours costs the full-Jacobian count minus 175 sample rows."""
+def test_paper_preset_takes_the_jacobian_at_500_samples():
+    """50 of 250 samples per patch: ours costs the full-Jacobian count minus 200 sample rows."""
     paper, full = make_config("paper"), make_config("paper", FULL)
-    assert paper.loss.metric_samples == 750
-    assert step_flops(full) - step_flops(paper) == JAC_SAMPLE_FLOPS * (250 - 75)
+    assert paper.loss.metric_samples == 500
+    assert step_flops(full) - step_flops(paper) == JAC_SAMPLE_FLOPS * (250 - 50)
 
 
 def test_bench_variant_rows_and_atlasnet_ratio():
