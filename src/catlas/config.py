@@ -215,7 +215,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # UV samples per frame (50 per patch, redrawn every step): an unbiased Monte-Carlo
         # estimate of the paper's mean over all samples, which keeps an ours step within 1.5x of
         # an atlasnet step (issue 5; with all 2500 the Jacobian's tangent rows triple the
-        # decoder's work: 2.1x; with 750 it read 1.34-1.49x on two machines and 1.57-1.61x on
+        # decoder's work: 2.1x; with 750 it read 1.30-1.49x on two machines and 1.57-1.61x on
         # a third, 500 there 1.40x). `--set loss.metric_samples=null` restores the full term.
         "loss": {"metric_samples": 500},
     },
