@@ -23,7 +23,8 @@ predicted points per frame).
   the drift of the pairs at least 9 frames apart per quartile of how much a GT vertex moves
   over the sequence (Q4 = the most: on cat_walk the paws and lower legs); and, in the same
   quartiles, how far the samples move between neighbouring frames against how far the material
-  points they stand for move (fit below GT: the parameterisation lags behind the motion).
+  points they stand for move (fit below GT: the parameterisation lags behind the motion); and
+  the drift from the middle frame to every frame in turn (where along the sequence it builds up).
 
 The sequence (default ../shared/data/cat_walk, skipped with a message when absent) is used when
 no run is given; with runs, the first run's own GT (stored with the run when it was fitted on
@@ -127,6 +128,18 @@ def step_motion(sampler: SurfaceSamples, gt: np.ndarray, trees: list[cKDTree] | 
                      for i in range(4) if n[i])
 
 
+def drift_from_frame(sampler: SurfaceSamples, gt: np.ndarray, ref: int,
+                     trees: list[cKDTree] | None = None) -> np.ndarray:
+    """(K,) mean drift (raw units) of the map from frame ``ref`` to every frame: how far the
+    parameterisation has slid over the surface between ``ref`` and frame k (0 at k = ref)."""
+    trees = trees if trees is not None else gt_trees(gt)
+    out = np.zeros(len(gt))
+    for k in range(len(gt)):
+        y_a, y_b, _, _ = sampler.pair(ref, k)
+        out[k] = split_pair_error(gt[ref], gt[k], y_a, y_b, trees[ref], trees[k]).drift.mean()
+    return out
+
+
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:
     """Table lines: mean of each (M,) array in ``values`` (x1e3) per bin of |A - B|."""
     off = np.abs(pairs[:, 0] - pairs[:, 1])
@@ -186,6 +199,10 @@ def main() -> int:
         print(f"  drift (|A - B| >= {FAR}) by how much a vertex moves, quartiles: "
               f"{drift_by_motion(run_gt, drift_far)}")
         print(f"  motion between neighbouring frames, fit/GT, same quartiles: {step_motion(sampler, run_gt, trees)}")
+        mid = run.n_frames // 2
+        per_frame = drift_from_frame(sampler, run_gt, mid, trees)
+        print(f"  drift from the middle frame {mid} to frame 0 .. {run.n_frames - 1}: "
+              + " ".join(f"{1e3 * v:.0f}" for v in per_frame))
     return 0
 
 

@@ -93,6 +93,8 @@ def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
     assert any("motion between neighbouring frames, fit/GT" in ln for ln in lines)
     rows = {ln.split()[0]: ln.split()[1:] for ln in lines if ln.startswith("  ") and ln.split()}
     assert rows["|A"][:2] == ["-", "B|"] and {"msL2", "projection", "drift"} <= set(rows)
+    per_frame = [ln.split(":")[1].split() for ln in lines if "drift from the middle frame" in ln]
+    assert len(per_frame) == 1 and per_frame[0][len(per_frame[0]) // 2] == "0"  # no drift to itself
 
 
 def test_error_budget_step_motion_known_answers():
@@ -124,6 +126,34 @@ def test_error_budget_step_motion_known_answers():
     assert exact[0][1] < exact[3][1]  # the quartiles order the vertices by motion
     frozen = parse(budget.step_motion(Samples(np.stack([gt[0]] * 5)), gt))
     assert all(f == 0.0 and t > 0 for f, t in frozen[1:])
+
+
+def test_error_budget_drift_from_frame_known_answers():
+    """Samples that are the GT vertices do not drift; samples that keep frame 0's positions while
+    the material moves along x drift by exactly how far each vertex moved, snapped to GT."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "error_budget.py"
+    spec = importlib.util.spec_from_file_location("error_budget", script)
+    budget = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(budget)
+    # a 1D row of vertices 1 apart along x, the whole row shifting by one vertex per frame
+    base = np.stack([np.arange(20.0), np.zeros(20), np.zeros(20)], 1)
+    gt = np.stack([base + [k, 0.0, 0.0] for k in range(4)])
+
+    class Samples:
+        def __init__(self, frames):
+            self.frames = frames
+
+        def pair(self, a, b):
+            return self.frames[a], self.frames[b], None, None
+
+    assert np.allclose(budget.drift_from_frame(Samples(gt), gt, 1), 0.0)
+    # samples frozen in space: from frame 0 to frame k the sample of vertex v stands for vertex
+    # v - k in frame k (clamped at the row's start), so the drift is k except near that end
+    frozen = budget.drift_from_frame(Samples(np.stack([gt[0]] * 4)), gt, 0)
+    expected = [np.mean([min(k, v) for v in range(20)]) for k in range(4)]
+    assert frozen == pytest.approx(expected)
 
 
 def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
