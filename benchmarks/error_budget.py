@@ -132,12 +132,8 @@ def drift_from_frame(sampler: SurfaceSamples, gt: np.ndarray, ref: int,
                      trees: list[cKDTree] | None = None) -> np.ndarray:
     """(K,) mean drift (raw units) of the map from frame ``ref`` to every frame: how far the
     parameterisation has slid over the surface between ``ref`` and frame k (0 at k = ref)."""
-    trees = trees if trees is not None else gt_trees(gt)
-    out = np.zeros(len(gt))
-    for k in range(len(gt)):
-        y_a, y_b, _, _ = sampler.pair(ref, k)
-        out[k] = split_pair_error(gt[ref], gt[k], y_a, y_b, trees[ref], trees[k]).drift.mean()
-    return out
+    pairs = np.array([(ref, k) for k in range(len(gt))])
+    return split_by_pair(sampler, gt, pairs, trees=trees)[0]["drift"]
 
 
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:

@@ -97,61 +97,58 @@ def test_error_budget_benchmark_on_a_tiny_run(example_dir, tmp_path_factory):
     assert len(per_frame) == 1 and per_frame[0][len(per_frame[0]) // 2] == "0"  # no drift to itself
 
 
-def test_error_budget_step_motion_known_answers():
-    """Samples that are the GT vertices move exactly as the material (fit/GT equal in every
-    quartile); samples frozen at frame 0 do not move at all (fit 0)."""
+def _error_budget_module():
+    """benchmarks/error_budget.py loaded as a module (it is a script, not part of the package)."""
     import importlib.util
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "error_budget.py"
     spec = importlib.util.spec_from_file_location("error_budget", script)
-    budget = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(budget)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _GivenSamples:
+    """The protocol's sampler, stubbed: frame k's samples given directly, (K, M, 3)."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def pair(self, a, b):
+        return self.frames[a], self.frames[b], None, None
+
+
+def test_error_budget_step_motion_known_answers():
+    """Samples that are the GT vertices move exactly as the material (fit/GT equal in every
+    quartile); samples frozen at frame 0 do not move at all (fit 0)."""
+    budget = _error_budget_module()
     rng = np.random.default_rng(0)
     base = rng.normal(size=(40, 3))
     speed = np.linspace(0.0, 1.0, 40)[:, None] * np.array([1.0, 0.0, 0.0])  # vertex v moves v/39
     gt = np.stack([base + 0.01 * k * speed for k in range(5)])
 
-    class Samples:  # the protocol's sampler, stubbed: frame k's samples given directly
-        def __init__(self, frames):
-            self.frames = frames
-
-        def pair(self, a, b):
-            return self.frames[a], self.frames[b], None, None
-
     def parse(text):
         return [tuple(map(float, cell.split()[1].split("/"))) for cell in text.split("  ")]
 
-    exact = parse(budget.step_motion(Samples(gt), gt))
+    exact = parse(budget.step_motion(_GivenSamples(gt), gt))
     assert len(exact) == 4 and all(f == pytest.approx(t) for f, t in exact)
     assert exact[0][1] < exact[3][1]  # the quartiles order the vertices by motion
-    frozen = parse(budget.step_motion(Samples(np.stack([gt[0]] * 5)), gt))
+    frozen = parse(budget.step_motion(_GivenSamples(np.stack([gt[0]] * 5)), gt))
     assert all(f == 0.0 and t > 0 for f, t in frozen[1:])
 
 
 def test_error_budget_drift_from_frame_known_answers():
     """Samples that are the GT vertices do not drift; samples that keep frame 0's positions while
     the material moves along x drift by exactly how far each vertex moved, snapped to GT."""
-    import importlib.util
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "error_budget.py"
-    spec = importlib.util.spec_from_file_location("error_budget", script)
-    budget = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(budget)
+    budget = _error_budget_module()
     # a 1D row of vertices 1 apart along x, the whole row shifting by one vertex per frame
     base = np.stack([np.arange(20.0), np.zeros(20), np.zeros(20)], 1)
     gt = np.stack([base + [k, 0.0, 0.0] for k in range(4)])
 
-    class Samples:
-        def __init__(self, frames):
-            self.frames = frames
-
-        def pair(self, a, b):
-            return self.frames[a], self.frames[b], None, None
-
-    assert np.allclose(budget.drift_from_frame(Samples(gt), gt, 1), 0.0)
+    assert np.allclose(budget.drift_from_frame(_GivenSamples(gt), gt, 1), 0.0)
     # samples frozen in space: from frame 0 to frame k the sample of vertex v stands for vertex
     # v - k in frame k (clamped at the row's start), so the drift is k except near that end
-    frozen = budget.drift_from_frame(Samples(np.stack([gt[0]] * 4)), gt, 0)
+    frozen = budget.drift_from_frame(_GivenSamples(np.stack([gt[0]] * 4)), gt, 0)
     expected = [np.mean([min(k, v) for v in range(20)]) for k in range(4)]
     assert frozen == pytest.approx(expected)
 

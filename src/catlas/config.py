@@ -236,11 +236,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         # and adds the surface-motion term (loss.alpha_motion, the method default 0.1). Chosen
         # by measurement on cat_walk and the built-in humanoid, with atlasnet and dsr refitted
         # at equal time (README, "Measured figures"). On the creature and sheet, which move
-        # little, the curriculum costs ours steps for nothing (3.5 min: worse than atlasnet with
+        # little, the curriculum costs ours accuracy (3.5 min: worse than atlasnet with
         # it, tied without it); it stays on because cat_walk and the humanoid need it (cat_walk
         # without it: a leg swap on one seed of two). On such short runs (~3,600 steps) lr 1.5e-3
-        # recovers most of that cost (creature 35.4 -> 24.6, sheet 28.1 -> 22.1); at 11,000 steps
-        # and more it is no gain (cat_walk, the humanoid), so lr stays 1e-3 (README).
+        # recovers most of that cost (creature 35.4 -> 24.6, sheet 28.1 -> 22.1); at 8,800 steps
+        # and more it is no gain (the humanoid, cat_walk), so lr stays 1e-3 (README).
         "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
         "loss": {"metric_samples": 100},
