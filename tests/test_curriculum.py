@@ -53,19 +53,9 @@ def test_weights_uniform_before_growth_then_favour_rarely_drawn_frames():
     assert ((f[:, 0] - f[:, 1]).abs() == 1).all()
 
 
-def test_uniform_grow_sampling_ignores_the_draw_counts():
-    g = GrowingWindow(10, 4, 100, 200)
-    hits = torch.tensor([0, 0, 0, 10, 0, 5, 10, 0, 0, 0])
-    w = g.weights(150, hits, balanced=False)
-    lo, hi = g.window(150)
-    assert hi - lo > 4 and (w[lo:hi] == 1).all() and w.sum() == hi - lo
-
-
 def test_bad_curriculum_settings_are_refused():
     with pytest.raises(CatlasError, match="grow_from"):
         make_config("tiny", {"train": {"curriculum": True, "grow_from": 0.9, "grow_to": 0.5}})
-    with pytest.raises(CatlasError, match="grow_sampling"):
-        make_config("tiny", {"train": {"grow_sampling": "newest"}})
 
 
 def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):

@@ -102,6 +102,7 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d["loss"]["alpha_accel"] = 0.0
     d["loss"]["mc_pairs"] = "drawn"
     d["train"]["grow_copy_code"] = False
+    d["train"]["grow_sampling"] = "balanced"
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):

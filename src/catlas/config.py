@@ -135,10 +135,6 @@ class TrainConfig:
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
-    grow_sampling: str = "balanced"
-    """How the first frame of a pair is drawn from the window once growth has started:
-    "balanced" (the paper: weight 1.2 * max(h) - h_f, h = draws so far, so new frames are
-    visited most) or "uniform" (every frame of the window alike)."""
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
@@ -152,8 +148,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.grow_from <= self.grow_to <= 1.0:
             raise ValueError(f"need 0 <= grow_from <= grow_to <= 1, got {self.grow_from}, {self.grow_to}")
-        if self.grow_sampling not in ("balanced", "uniform"):
-            raise ValueError(f"grow_sampling must be balanced or uniform, got {self.grow_sampling!r}")
         if self.grow_window_init < 1:
             raise ValueError(f"grow_window_init must be >= 1, got {self.grow_window_init}")
         if self.minutes is not None and not self.minutes > 0:
@@ -310,6 +304,7 @@ REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
     ("loss", "mc_pairs"): ("drawn", "9700a92"),
     ("loss", "alpha_accel"): (0.0, "56c8d32"),
     ("train", "grow_copy_code"): (False, "d2c65a4"),
+    ("train", "grow_sampling"): ("balanced", "39817fe"),
 }
 
 

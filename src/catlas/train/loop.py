@@ -124,7 +124,7 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     grow = growing_window(n_frames, tc.iterations, tc.grow_window_init, tc.grow_from, tc.grow_to)
     if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
-    weights = grow.weights(state.iteration, state.frame_hits, tc.grow_sampling == "balanced")
+    weights = grow.weights(state.iteration, state.frame_hits)
     frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)
     if grow.started(state.iteration):
         state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)

@@ -84,12 +84,11 @@ class GrowingWindow:
     def started(self, iteration: int) -> bool:
         return bool(self.event_at) and iteration >= self.event_at[0]
 
-    def weights(self, iteration: int, hits: torch.Tensor, balanced: bool = True) -> torch.Tensor:
-        """(n_frames,) float64 sampling weights of the first frame of a pair; balanced=False
-        keeps them uniform over the window after the growth has started too."""
+    def weights(self, iteration: int, hits: torch.Tensor) -> torch.Tensor:
+        """(n_frames,) float64 sampling weights of the first frame of a pair."""
         lo, hi = self.window(iteration)
         w = torch.zeros(self.n, dtype=torch.float64)
-        if not balanced or not self.started(iteration):
+        if not self.started(iteration):
             w[lo:hi] = 1.0
             return w
         h = hits[lo:hi].double()
