@@ -136,6 +136,13 @@ def drift_from_frame(sampler: SurfaceSamples, gt: np.ndarray, ref: int,
     return split_by_pair(sampler, gt, pairs, trees=trees)[0]["drift"]
 
 
+def drift_between_neighbours(sampler: SurfaceSamples, gt: np.ndarray,
+                             trees: list[cKDTree] | None = None) -> np.ndarray:
+    """(K - 1,) mean drift (raw units) of the map from frame k to frame k + 1."""
+    pairs = np.array([(k, k + 1) for k in range(len(gt) - 1)])
+    return split_by_pair(sampler, gt, pairs, trees=trees)[0]["drift"]
+
+
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:
     """Table lines: mean of each (M,) array in ``values`` (x1e3) per bin of |A - B|."""
     off = np.abs(pairs[:, 0] - pairs[:, 1])
@@ -199,6 +206,9 @@ def main() -> int:
         per_frame = drift_from_frame(sampler, run_gt, mid, trees)
         print(f"  drift from the middle frame {mid} to frame 0 .. {run.n_frames - 1}: "
               + " ".join(f"{1e3 * v:.0f}" for v in per_frame))
+        step = drift_between_neighbours(sampler, run_gt, trees)
+        print(f"  drift from frame k to k + 1, k = 0 .. {run.n_frames - 2}: "
+              + " ".join(f"{1e3 * v:.1f}" for v in step))
     return 0
 
 

@@ -151,6 +151,11 @@ def test_error_budget_drift_from_frame_known_answers():
     frozen = budget.drift_from_frame(_GivenSamples(np.stack([gt[0]] * 4)), gt, 0)
     expected = [np.mean([min(k, v) for v in range(20)]) for k in range(4)]
     assert frozen == pytest.approx(expected)
+    # between neighbours: 0 for the GT itself; frozen samples slide one vertex per frame (all but
+    # vertex 0, which has none behind it)
+    assert np.allclose(budget.drift_between_neighbours(_GivenSamples(gt), gt), 0.0)
+    step = budget.drift_between_neighbours(_GivenSamples(np.stack([gt[0]] * 4)), gt)
+    assert step == pytest.approx([np.mean([min(1, v) for v in range(20)])] * 3)
 
 
 def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
