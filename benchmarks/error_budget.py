@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/error_budget.py --points 3125 12500
     # and three fitted runs, split into their parts
     .venv/bin/python benchmarks/error_budget.py runs/cat_s0 runs/cat_s1 runs/cat_s2
+    # how the drift from the middle frame evolved over a run's snapshots (train.snapshot_every)
+    .venv/bin/python benchmarks/error_budget.py runs/cat_s0 --snapshots
 
 All figures: msL2 (x1e3 normalised units, authors'-code convention: mean Euclidean distance),
 mr and mAUC (%), with the protocol of `catlas eval` (--pairs seeded frame pairs, --points
@@ -24,7 +26,9 @@ predicted points per frame).
   over the sequence (Q4 = the most: on cat_walk the paws and lower legs); and, in the same
   quartiles, how far the samples move between neighbouring frames against how far the material
   points they stand for move (fit below GT: the parameterisation lags behind the motion); and
-  the drift from the middle frame to every frame in turn (where along the sequence it builds up).
+  the drift from the middle frame to every frame in turn (where along the sequence it builds up),
+  and from each frame to the next. With --snapshots, only "self" and the drift from the middle
+  frame, for every snapshot of each run and its final weights (when during training it builds up).
 
 The sequence (default ../shared/data/cat_walk, skipped with a message when absent) is used when
 no run is given; with runs, the first run's own GT (stored with the run when it was fitted on
@@ -143,6 +147,25 @@ def drift_between_neighbours(sampler: SurfaceSamples, gt: np.ndarray,
     return split_by_pair(sampler, gt, pairs, trees=trees)[0]["drift"]
 
 
+def snapshot_drift(path: Path, n_points: int) -> list[str]:
+    """One line per snapshot of the run at ``path`` and its final weights: "self" msL2 and the
+    drift from the middle frame to every frame (x1e3)."""
+    from catlas.train.checkpoint import list_snapshots
+
+    lines = []
+    settings = EvalSettings(n_points=n_points)
+    for it in [*list_snapshots(path), None]:
+        run = load_run(path, snapshot=it)
+        gt = np.asarray(load_gt(run), np.float64)
+        sampler = SurfaceSamples(run, settings.n_points, settings.uv_seed, settings.max_ratio)
+        sampler.prepare(list(range(run.n_frames)))
+        drift = drift_from_frame(sampler, gt, run.n_frames // 2)
+        label = f"step {it}" if it is not None else "final"
+        lines.append(f"  {label:>10}: self {self_msl2(sampler, gt):6.1f}  drift from frame "
+                     f"{run.n_frames // 2}: " + " ".join(f"{1e3 * v:.0f}" for v in drift))
+    return lines
+
+
 def by_offset(pairs: np.ndarray, values: dict[str, np.ndarray]) -> list[str]:
     """Table lines: mean of each (M,) array in ``values`` (x1e3) per bin of |A - B|."""
     off = np.abs(pairs[:, 0] - pairs[:, 1])
@@ -163,7 +186,17 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=500)
     ap.add_argument("--points", type=int, nargs="+", default=[3125],
                     help="predicted points per frame for the gt-atlas floor (the runs use the first)")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="per run: self msL2 and the drift from the middle frame at every snapshot")
     args = ap.parse_args()
+
+    if args.snapshots:
+        if not args.runs:
+            ap.error("--snapshots needs at least one run folder")
+        for path in args.runs:
+            print(f"{path}:")
+            print("\n".join(snapshot_drift(path, args.points[0])))
+        return 0
 
     runs = [load_run(path) for path in args.runs]
     if runs:

@@ -158,6 +158,23 @@ def test_error_budget_drift_from_frame_known_answers():
     assert step == pytest.approx([np.mean([min(1, v) for v in range(20)])] * 3)
 
 
+def test_error_budget_snapshot_drift_reads_every_snapshot(example_dir, tmp_path):
+    """--snapshots: one line per kept snapshot plus the final weights; the last snapshot and
+    the final weights are the same model, so their lines agree; no drift from a frame to itself."""
+    import catlas
+
+    budget = _error_budget_module()
+    out = tmp_path / "snap_run"
+    catlas.fit(example_dir, out, preset="tiny", progress=False,
+               overrides={"device": "cpu", "train": {"iterations": 20, "snapshot_every": 10}})
+    lines = budget.snapshot_drift(out, n_points=200)
+    assert [line.split(":")[0].strip() for line in lines] == ["step 10", "step 20", "final"]
+    assert lines[1].split(":", 1)[1] == lines[2].split(":", 1)[1]
+    drift = [float(v) for v in lines[2].rsplit(":", 1)[1].split()]
+    mid = len(drift) // 2
+    assert drift[mid] == 0.0 and len(drift) == catlas.load_run(out).n_frames
+
+
 def test_compare_baseline_gt_atlas(example_dir, tmp_path_factory, tmp_path):
     from catlas.evaluate import load_gt, load_gt_faces
     from catlas.run import load_run
