@@ -53,9 +53,29 @@ def test_weights_uniform_before_growth_then_favour_rarely_drawn_frames():
     assert ((f[:, 0] - f[:, 1]).abs() == 1).all()
 
 
+def test_window_partners_keep_both_frames_of_a_pair_inside_the_window():
+    """grow_partners=window: the edge frame of the window is paired inward only (with tau 2 the
+    edge frame 2 of window [2, 6) gets j in {3, 4}, never 0 or 1)."""
+    w = torch.zeros(10, dtype=torch.float64)
+    w[2:6] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    f = sample_pairs(10, 4000, 2, gen, w, partners=(2, 6)).view(-1, 2)
+    assert f.min() >= 2 and f.max() < 6
+    d = (f[:, 0] - f[:, 1]).abs()
+    assert ((d >= 1) & (d <= 2)).all()
+    assert set(f[f[:, 0] == 2, 1].tolist()) == {3, 4}
+    # the paper's draw (partners from the whole sequence) does step outside the window
+    g = sample_pairs(10, 4000, 2, torch.Generator().manual_seed(0), w).view(-1, 2)
+    assert g[:, 1].min() < 2 and g[:, 1].max() >= 6
+    with pytest.raises(ValueError, match="fewer than 2"):
+        sample_pairs(10, 4, 1, gen, w, partners=(3, 4))
+
+
 def test_bad_curriculum_settings_are_refused():
     with pytest.raises(CatlasError, match="grow_from"):
         make_config("tiny", {"train": {"curriculum": True, "grow_from": 0.9, "grow_to": 0.5}})
+    with pytest.raises(CatlasError, match="grow_partners"):
+        make_config("tiny", {"train": {"grow_partners": "everywhere"}})
 
 
 def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):

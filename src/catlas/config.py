@@ -135,6 +135,11 @@ class TrainConfig:
     grow_window_init: int = 5
     grow_from: float = 0.15
     grow_to: float = 0.75
+    grow_partners: str = "sequence"
+    """Where the curriculum draws the second frame j of a pair: "sequence" (the paper: any frame
+    within tau of i, so a frame just outside the window is fitted and paired before it enters)
+    or "window" (only frames inside the window: a frame entering it is paired with frames
+    already in it only)."""
     seed: int = 0
     checkpoint_every: int = 1_000
     snapshot_every: int = 0
@@ -148,6 +153,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.grow_from <= self.grow_to <= 1.0:
             raise ValueError(f"need 0 <= grow_from <= grow_to <= 1, got {self.grow_from}, {self.grow_to}")
+        if self.grow_partners not in ("sequence", "window"):
+            raise ValueError(f"grow_partners must be sequence or window, got {self.grow_partners!r}")
         if self.grow_window_init < 1:
             raise ValueError(f"grow_window_init must be >= 1, got {self.grow_window_init}")
         if self.minutes is not None and not self.minutes > 0:

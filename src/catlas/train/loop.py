@@ -125,7 +125,9 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
     weights = grow.weights(state.iteration, state.frame_hits)
-    frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights)
+    lo, hi = grow.window(state.iteration)
+    partners = (lo, hi) if tc.grow_partners == "window" and hi - lo >= 2 else None
+    frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights, partners)
     if grow.started(state.iteration):
         state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)
     return frames

@@ -10,13 +10,15 @@ import torch
 
 
 def sample_pairs(n_frames: int, n_pairs: int, tau: int, generator: torch.Generator,
-                 weights: torch.Tensor | None = None) -> torch.Tensor:
+                 weights: torch.Tensor | None = None,
+                 partners: tuple[int, int] | None = None) -> torch.Tensor:
     """Frame indices (2 * n_pairs,) laid out [i1, j1, i2, j2, ...].
 
     i is uniform over the frames, or drawn with probabilities proportional to ``weights``
-    (n_frames,) when given; j is uniform over the frames within tau of i, excluding i (from
-    the whole sequence, as in the paper, even when the weights confine i to a window).
-    With a single frame, j = i (there is nothing to pair; callers drop the pair term).
+    (n_frames,) when given; j is uniform over the frames within tau of i, excluding i, from
+    the whole sequence (as in the paper, even when the weights confine i to a window) or
+    only from frames [lo, hi) = ``partners`` (which must hold every possible i and at least 2
+    frames). With a single frame, j = i (there is nothing to pair; callers drop the pair term).
     """
     if n_frames < 1:
         raise ValueError("a sequence needs at least one frame")
@@ -26,8 +28,11 @@ def sample_pairs(n_frames: int, n_pairs: int, tau: int, generator: torch.Generat
         i = torch.multinomial(weights, n_pairs, replacement=True, generator=generator)
     if n_frames == 1:
         return torch.stack((i, i), dim=1).reshape(-1)
-    low = (i - tau).clamp(min=0)
-    high = (i + tau).clamp(max=n_frames - 1)
+    lo, hi = partners if partners is not None else (0, n_frames)
+    if hi - lo < 2:
+        raise ValueError(f"partners {partners} hold fewer than 2 frames")
+    low = (i - tau).clamp(min=lo)
+    high = (i + tau).clamp(max=hi - 1)
     n_candidates = high - low  # window size without i itself (always >= 1)
     r = (torch.rand(n_pairs, generator=generator) * n_candidates).long()
     j = low + r
