@@ -125,8 +125,10 @@ def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,
     if state.frame_hits is None:  # created by the first curriculum step, then checkpointed
         state.frame_hits = torch.zeros(n_frames, dtype=torch.int64)
     weights = grow.weights(state.iteration, state.frame_hits)
-    lo, hi = grow.window(state.iteration)
-    partners = (lo, hi) if tc.grow_partners == "window" and hi - lo >= 2 else None
+    partners = None
+    if tc.grow_partners == "window":
+        lo, hi = grow.window(state.iteration)
+        partners = (lo, hi) if hi - lo >= 2 else None
     frames = sample_pairs(n_frames, tc.pairs_per_step, tau, state.generator, weights, partners)
     if grow.started(state.iteration):
         state.frame_hits += torch.bincount(frames[0::2], minlength=n_frames)
