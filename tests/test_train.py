@@ -125,6 +125,17 @@ def test_config_written_before_the_motion_term_loads_without_it():
     assert new.loss.alpha_motion is None and new.loss.motion_weight() == 0.1
 
 
+def test_fast_preset_pairs_inside_the_window_and_older_runs_keep_the_papers_pairing():
+    """The fast and demo presets pair frames inside the curriculum's window; a fast run saved
+    before train.grow_partners existed was fitted with the paper's pairing and must load so."""
+    assert make_config("fast").train.grow_partners == "window"
+    assert make_config("demo").train.grow_partners == "window"
+    assert make_config("paper").train.grow_partners == "sequence"
+    d = make_config("fast").to_dict()
+    del d["train"]["grow_partners"]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).train.grow_partners == "sequence"
+
+
 def _tiny(**train) -> dict:
     return {"train": {"iterations": 20, **train}}
 
