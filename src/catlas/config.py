@@ -259,7 +259,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # not pulled towards neighbours the window has not reached, whose parameterisation is
         # still the decoder's extrapolation. At about 10 minutes that removed a tear (creature
         # seed 2: 33.9 -> 18.2) and helped every humanoid seed (41.2 -> 37.2 mean), a wash on
-        # cat_walk (24.6 -> 25.1, 5 seeds), a small cost on the sheet (8.3 -> 9.7).
+        # cat_walk (24.6 -> 25.1, 5 seeds), a small cost on the sheet (8.3 -> 9.7); at this
+        # preset's 30,000 steps on cat_walk 16.3 -> 14.0 (5 seeds; one partial leg swap gone).
         "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
         "loss": {"metric_samples": 100},
