@@ -73,7 +73,7 @@ class LossConfig:
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
-    cat_walk (10 minutes, 3 seeds): 22.99 +- 0.99 msL2 against 22.73 +- 1.90, a wash (README)."""
+    cat_walk (10 minutes, 5 seeds): 22.76 +- 0.78 msL2 against 23.30 +- 2.03 (README)."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
