@@ -73,7 +73,8 @@ class LossConfig:
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
-    cat_walk (10 minutes, 5 seeds): 22.76 +- 0.78 msL2 against 23.30 +- 2.03 (README)."""
+    cat_walk (10 minutes, 5 seeds): 22.76 +- 0.78 msL2 against 23.30 +- 2.03; on the humanoid
+    mixed (37.36 +- 8.78 against 35.64 +- 10.61, 3 seeds), so not a default (README)."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
