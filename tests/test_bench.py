@@ -42,6 +42,14 @@ def test_step_flops_with_metric_subset():
     assert step_flops(sub) - step_flops(an) == JAC_SAMPLE_FLOPS * 50
 
 
+def test_step_flops_count_the_encoders_points_only():
+    """data.encoder_points=k: the per-point encoder work scales with k, the rest is unchanged."""
+    full = make_config("paper", FULL)
+    few = make_config("paper", {**FULL, "data": {"encoder_points": 500}})
+    per_point = 4 * (3 * 64 + 64 * 128 + 128 * 1024) * 2 * 3  # 4 frames, forward + backward
+    assert step_flops(full) - step_flops(few) == per_point * (2500 - 500)
+
+
 def test_paper_preset_takes_the_jacobian_at_500_samples():
     """50 of 250 samples per patch: ours costs the full-Jacobian count minus 200 sample rows."""
     paper, full = make_config("paper"), make_config("paper", FULL)

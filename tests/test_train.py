@@ -377,3 +377,40 @@ def test_iterations_for_a_budget():
 
     assert iterations_for(10, 0.04) == 15000 and iterations_for(1, 0.021) == 2857
     assert iterations_for(0.001, 5.0) == 1  # never zero steps
+
+
+def test_encoder_sees_the_first_encoder_points_and_chamfer_all(example_dir, tmp_path, monkeypatch):
+    """data.encoder_points=k: a step encodes the first k of the N drawn points (a random subset)
+    and the Chamfer term still compares with all N; a fitted run's codes come from each frame's
+    first k stored points; a config saved before the setting existed loads with it off."""
+    from catlas.config import DataConfig
+    from catlas.train import loop
+
+    with pytest.raises(ValueError, match="encoder_points"):
+        DataConfig(points_per_step=100, encoder_points=101)
+    with pytest.raises(ValueError, match="encoder_points"):
+        DataConfig(points_per_step=100, encoder_points=0)
+    cfg = make_config("tiny", {"device": "cpu", "data": {"encoder_points": 50}})
+    assert cfg.data.points_per_step == 200 and cfg.data.encoded_points() == 50
+    state = loop.new_state(cfg, torch.device("cpu"))
+    seen: dict[str, tuple[int, ...]] = {}
+    encode = state.model.encoder.forward
+    monkeypatch.setattr(state.model.encoder, "forward",
+                        lambda pts: (seen.__setitem__("encoder", tuple(pts.shape)), encode(pts))[1])
+    step_loss_ = loop.step_loss
+    monkeypatch.setattr(loop, "step_loss",
+                        lambda xyz, jac, clouds, *a: (seen.__setitem__("chamfer", tuple(clouds.shape)),
+                                                      step_loss_(xyz, jac, clouds, *a))[1])
+    points = torch.rand(6, 400, 3)
+    loop.training_step(state, cfg, points, None, 1e-3)
+    assert seen == {"encoder": (4, 50, 3), "chamfer": (4, 200, 3)}
+    monkeypatch.undo()
+
+    run = catlas.fit(example_dir, tmp_path / "run", config=cfg, progress=False)
+    with torch.inference_mode():
+        first = torch.as_tensor(run.sequence.points[:, :50])
+        torch.testing.assert_close(run.codes(), run.model.encode(first))
+        assert not torch.allclose(run.codes(), run.model.encode(torch.as_tensor(run.sequence.points[:, :200])))
+    d = cfg.to_dict()
+    del d["data"]["encoder_points"]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).data.encoded_points() == 200

@@ -44,11 +44,10 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     """Analytic FLOPs of one training step (forward + backward matmuls) for cfg's method."""
     m, t = cfg.model, cfg.train
     B = 2 * t.pairs_per_step
-    N = cfg.data.points_per_step
     S = max(1, t.uv_samples // m.n_patches)
     C, P = m.code_dim, m.n_patches
     enc_dims = (3, *m.encoder_widths, C)
-    enc = B * N * sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:])) + B * 2 * C * C
+    enc = B * cfg.data.encoded_points() * sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:])) + B * 2 * C * C
     if m.latent == "per_frame":
         enc = 0
     widths = (*m.resolved_decoder_widths(), 3)

@@ -27,10 +27,24 @@ class DataConfig:
     """Points stored per frame (meshes: area-weighted surface samples; clouds: resampled)."""
     points_per_step: int = 2_500
     """Points drawn (without replacement) from a frame's stored points at every step (N)."""
+    encoder_points: int | None = None
+    """Of those N, how many the PointNet encoder sees (the first ones drawn, a random subset;
+    None = all N, as in the paper). The Chamfer term always uses all N. Inference encodes a
+    frame's first ``encoder_points`` (or N) stored points. Fewer make a step cheaper: the
+    encoder is most of a step's FLOPs at the fast preset."""
     normalize: bool = True
     """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
     min_points: int = 100
     """Frames with fewer input points are rejected."""
+
+    def __post_init__(self) -> None:
+        if self.encoder_points is not None and not 1 <= self.encoder_points <= self.points_per_step:
+            raise ValueError(f"encoder_points must be in [1, points_per_step={self.points_per_step}] "
+                             f"or null, got {self.encoder_points}")
+
+    def encoded_points(self) -> int:
+        """How many points of a frame the encoder sees (encoder_points, else points_per_step)."""
+        return self.points_per_step if self.encoder_points is None else self.encoder_points
 
 
 @dataclass

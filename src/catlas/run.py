@@ -65,11 +65,11 @@ class Run:
 
     @torch.inference_mode()
     def codes(self) -> torch.Tensor:
-        """(K, C) latent code of every frame, from its first ``points_per_step`` stored points."""
+        """(K, C) latent code of every frame, from its first ``data.encoded_points()`` stored points."""
         if self._codes is None and self.model.frame_codes is not None:
             self._codes = self.model.frame_codes.detach().clone()
         if self._codes is None:
-            n = self.config.data.points_per_step
+            n = self.config.data.encoded_points()
             pts = torch.as_tensor(self.sequence.points[:, :n], device=self.device)
             self._codes = torch.cat([self.model.encode(chunk) for chunk in pts.split(8)])
         return self._codes

@@ -2,7 +2,7 @@
 
 M random frame pairs (A uniform, B uniform over the other frames; seeded here, unlike the
 authors' unseeded draws). Inputs: each frame's latent code comes from the first
-``points_per_step`` (2500 for the paper preset) of the run's stored surface samples, i.e. one
+``data.encoded_points()`` (2500 for the paper preset) of the run's stored surface samples, i.e. one
 fixed uniform surface sample of the frame's GT mesh (the authors draw a fresh 2500-point subset
 per pair). Predicted points: n = 3125 per shape as floor(n / P') even UV samples on each kept
 patch. GT: the GT mesh vertices, in the run's normalisation (frame 1's vertex centroid and
@@ -210,7 +210,7 @@ def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
         "patches": run.n_patches,
         "mean_kept_patches": float(pp["kept"].mean()),
         "predicted_points_per_shape": int(np.round((pp["kept"] * pp["m"]).mean())),
-        "inputs": f"encoder codes from the first {run.config.data.points_per_step} of the run's "
+        "inputs": f"encoder codes from the first {run.config.data.encoded_points()} of the run's "
                   f"{run.sequence.n_stored} stored surface samples per frame (fixed per frame)",
         "run_iteration": run.iteration,
         "seconds": round(seconds, 3),

@@ -107,7 +107,8 @@ def training_step(
     if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
     n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid)
-    xyz, jacobian = model(clouds, uv, jacobian=n_jac, frames=frames)
+    # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
+    xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
     loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid)
     state.optimizer.zero_grad(set_to_none=True)
