@@ -87,6 +87,10 @@ def test_objectives_select_terms_by_method():
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
     assert not needs_jacobian(LossConfig(method="atlasnet"), True)
     assert not needs_jacobian(LossConfig(method="ours"), False)  # one frame: no pairs
+    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0), True)  # term switched off
+    loss, t = step_loss(xyz, None, clouds, LossConfig(method="ours", alpha_mc=0.0))
+    assert float(t["metric_consistency"]) == 0  # logged, not computed
+    assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["motion"]), rel=1e-6)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():

@@ -83,7 +83,8 @@ class LossConfig:
     tau: int = 1
     """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
     alpha_mc: float = 0.1
-    """Weight of the metric-consistency loss (ours)."""
+    """Weight of the metric-consistency loss (ours); 0 switches it off, and the Jacobian with it
+    (the term is then logged as 0)."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on

@@ -13,8 +13,13 @@ from catlas.losses.surface_motion import surface_motion
 
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
-    """Whether a step of this method needs the atlas' Jacobian."""
-    return (cfg.method == "ours" and pairs_valid) or cfg.method == "dsr"
+    """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
+    term has pairs and a weight; with alpha_mc = 0 a step costs what an atlasnet step does)."""
+    return _metric_term_on(cfg, pairs_valid) or cfg.method == "dsr"
+
+
+def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
+    return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
 
 
 def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool) -> int:
@@ -44,13 +49,13 @@ def step_loss(
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
     terms: dict[str, torch.Tensor] = {"chamfer": cd.detach()}
     loss = cd
-    if cfg.method == "ours" and pairs_valid:
+    if _metric_term_on(cfg, pairs_valid):
         assert jac is not None
         fff = first_fundamental_form(jac)
         mc = metric_consistency(fff[0::2], fff[1::2])
         terms["metric_consistency"] = mc.detach()
         loss = loss + cfg.alpha_mc * mc
-    elif cfg.method == "ours":  # no pair term this step (one frame, or before loss.mc_from)
+    elif cfg.method == "ours":  # no metric term this step (one frame, before mc_from, alpha_mc=0)
         terms["metric_consistency"] = torch.zeros((), device=xyz.device)
     elif cfg.method == "dsr":
         assert jac is not None and target_area is not None
