@@ -148,6 +148,8 @@ def test_fast_preset_pairs_inside_the_window_and_older_runs_keep_the_papers_pair
     """The fast and demo presets pair frames inside the curriculum's window; a fast run saved
     before train.grow_partners existed was fitted with the paper's pairing and must load so."""
     assert make_config("fast").train.grow_partners == "window"
+    assert make_config("fast").data.encoded_points() == 250  # of 1000 drawn; the paper: all
+    assert make_config("paper").data.encoded_points() == make_config("paper").data.points_per_step
     assert make_config("demo").train.grow_partners == "window"
     assert make_config("paper").train.grow_partners == "sequence"
     d = make_config("fast").to_dict()
