@@ -296,9 +296,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # on cat_walk: 13.3 and 13.3 against 14.1 and 13.4 (seeds 0, 1; seeds 2-4 not run).
         # The encoder sees 250 of the 1000 points a step draws (data.encoder_points; Chamfer
         # all 1000): a step costs 0.80 x (ours) and 0.75 x (atlasnet), and at 10 minutes ours
-        # gained on every cat_walk seed (23.3 -> 20.6, 5 seeds), humanoid and creature seed
-        # (43.6 -> 27.9 and 17.3 -> 14.4, 3 seeds each, on the lent GPU), mixed on the sheet
-        # (7.5 -> 7.0); atlasnet gained on the creature, not on the humanoid (README).
+        # gained on every seed of cat_walk (23.3 -> 20.6, 5 seeds), the sheet (8.2 -> 5.1) and
+        # the creature (17.5 -> 14.7; 3 seeds each) and of the humanoid on the lent GPU (43.6
+        # -> 27.9). Atlasnet and dsr did not gain on cat_walk; atlasnet gained on the creature
+        # (19.2 -> 13.6, now a little ahead of ours there) (README, "Measured figures").
         "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000, "encoder_points": 250},
         "loss": {"metric_samples": 100},
