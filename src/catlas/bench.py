@@ -47,7 +47,8 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     S = max(1, t.uv_samples // m.n_patches)
     C, P = m.code_dim, m.n_patches
     enc_dims = (3, *m.encoder_widths, C)
-    enc = B * cfg.data.encoded_points() * sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:])) + B * 2 * C * C
+    per_point = sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:]))
+    enc = B * cfg.data.encoded_points() * per_point + B * 2 * C * C
     if m.latent == "per_frame":
         enc = 0
     widths = (*m.resolved_decoder_widths(), 3)
