@@ -91,6 +91,10 @@ def test_objectives_select_terms_by_method():
     loss, t = step_loss(xyz, None, clouds, LossConfig(method="ours", alpha_mc=0.0))
     assert float(t["metric_consistency"]) == 0  # logged, not computed
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["motion"]), rel=1e-6)
+    assert needs_jacobian(LossConfig(method="dsr"), True)
+    assert not needs_jacobian(LossConfig(method="dsr", alpha_dsr=0.0), True)  # dsr's terms off
+    loss, t = step_loss(xyz, None, clouds, LossConfig(method="dsr", alpha_dsr=0.0), area)
+    assert set(t) == {"chamfer", "loss"} and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():

@@ -14,12 +14,17 @@ from catlas.losses.surface_motion import surface_motion
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
-    term has pairs and a weight; with alpha_mc = 0 a step costs what an atlasnet step does)."""
-    return _metric_term_on(cfg, pairs_valid) or cfg.method == "dsr"
+    term has pairs and a weight; dsr: only with a weight; with alpha_mc = 0 or alpha_dsr = 0 a
+    step costs what an atlasnet step does)."""
+    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg)
 
 
 def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
     return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
+
+
+def _dsr_terms_on(cfg: LossConfig) -> bool:
+    return cfg.method == "dsr" and cfg.alpha_dsr > 0
 
 
 def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool) -> int:
@@ -57,7 +62,7 @@ def step_loss(
         loss = loss + cfg.alpha_mc * mc
     elif cfg.method == "ours":  # no metric term this step (one frame, before mc_from, alpha_mc=0)
         terms["metric_consistency"] = torch.zeros((), device=xyz.device)
-    elif cfg.method == "dsr":
+    elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
         reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
