@@ -172,7 +172,10 @@ def folder(method: str, seed: int | None, label: str | None) -> str:
 
 def common_text(args: argparse.Namespace) -> str:
     """The settings every fitted row of this invocation shares (table heading)."""
-    budget = (f"{args.iterations} iterations" if args.iterations is not None else
+    fit_minutes = base_overrides(args).get("train", {}).get("minutes")
+    budget = (f"{fit_minutes:g} training minutes per fit, timed by each fit (train.minutes)"
+              if fit_minutes is not None else
+              f"{args.iterations} iterations" if args.iterations is not None else
               f"{args.minutes:g} training minutes per method" if args.minutes is not None
               else "the preset's iterations")
     return (f"preset `{args.preset}`, {budget}, seeds {args.seeds}, {args.pairs} pairs"

@@ -74,3 +74,19 @@ def test_minutes_budget_times_methods_together(tmp_path):
         ms, iterations = float(ln.split()[3]), int(ln.split("->")[1].split()[0])
         # ms is printed to 0.01 ms: its rounding moves 3 s / step by up to iterations * 0.005 / ms
         assert abs(iterations - 0.05 * 60 / (ms / 1e3)) <= 0.51 + 1.01 * iterations * 0.005 / ms
+
+
+def test_heading_names_the_budget_each_fit_times_itself():
+    import argparse
+
+    acc = _load()
+
+    def heading(**kw):
+        base = dict(preset="fast", seeds=[0], pairs=500, device="cpu", set=[], iterations=None, minutes=None)
+        return acc.common_text(argparse.Namespace(**{**base, **kw}))
+
+    assert "the preset's iterations" in heading()
+    assert "300 iterations" in heading(iterations=300)
+    assert "2 training minutes per method" in heading(minutes=2.0)
+    text = heading(set=["train.threads=1", "train.minutes=10"])
+    assert "10 training minutes per fit, timed by each fit" in text and "preset's iterations" not in text
