@@ -18,6 +18,8 @@ from catlas.config import FitConfig, LossConfig, TrainConfig, make_config
 from catlas.errors import CatlasError
 from catlas.train.checkpoint import load_checkpoint
 from catlas.train.loop import learning_rate
+from catlas.geometry.metric import first_fundamental_form
+from catlas.losses.dsr import dsr_terms
 from catlas.train.objectives import needs_jacobian, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
 
@@ -95,6 +97,28 @@ def test_objectives_select_terms_by_method():
     assert not needs_jacobian(LossConfig(method="dsr", alpha_dsr=0.0), True)  # dsr's terms off
     loss, t = step_loss(xyz, None, clouds, LossConfig(method="dsr", alpha_dsr=0.0), area)
     assert set(t) == {"chamfer", "loss"} and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
+
+
+def test_isometry_term_of_ours_is_dsr_deformation_terms_and_zero_on_an_isometry():
+    B, P, S = 4, 2, 5
+    xyz, clouds = torch.rand(B, P, S, 3), torch.rand(B, 20, 3)
+    cfg = LossConfig(method="ours", alpha_iso=0.01, alpha_motion=0.0)
+    assert needs_jacobian(cfg, False)  # no pairs, but the isometry term is per frame
+    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0), True)
+    # columns of J orthonormal times one scale: E = G = s^2, F = 0 everywhere, so E, G, skew are 0
+    q, _ = torch.linalg.qr(torch.randn(B, P, S, 3, 2))
+    loss, t = step_loss(xyz, 0.7 * q, clouds, cfg, pairs_valid=False)
+    assert float(t["isometry"]) == pytest.approx(0.0, abs=1e-10)
+    assert float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
+    # a sheared Jacobian: the term equals DSR's E + G + skew (no area term)
+    jac = torch.rand(B, P, S, 3, 2) + 0.5
+    loss, t = step_loss(xyz, jac, clouds, cfg, pairs_valid=True)
+    parts = dsr_terms(first_fundamental_form(jac), torch.zeros(B))
+    expected_iso = parts["E"] + parts["G"] + parts["skew"]
+    assert float(t["isometry"]) == pytest.approx(float(expected_iso), rel=1e-6) and float(expected_iso) > 0
+    assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["metric_consistency"] + 0.01 * expected_iso), rel=1e-6)
+    with pytest.raises(ValueError, match="alpha_iso"):
+        LossConfig(alpha_iso=-1.0)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():

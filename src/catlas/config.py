@@ -101,6 +101,11 @@ class LossConfig:
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
     README "Measured figures"), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
+    alpha_iso: float = 0.0
+    """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
+    area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
+    pull every frame's metric towards one scaled isometry, an absolute anchor that the
+    pairwise metric term lacks. 0 = off."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0
@@ -117,6 +122,8 @@ class LossConfig:
             raise ValueError(f"tau must be >= 1, got {self.tau}")
         if not 0.0 <= self.mc_from <= 1.0:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
+        if self.alpha_iso < 0:
+            raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 

@@ -16,11 +16,15 @@ def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
     term has pairs and a weight; dsr: only with a weight; with alpha_mc = 0 or alpha_dsr = 0 a
     step costs what an atlasnet step does)."""
-    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg)
+    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg)
 
 
 def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
     return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
+
+
+def _iso_term_on(cfg: LossConfig) -> bool:
+    return cfg.method == "ours" and cfg.alpha_iso > 0
 
 
 def _dsr_terms_on(cfg: LossConfig) -> bool:
@@ -34,6 +38,12 @@ def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_vali
     if cfg.metric_samples is None:
         return per_patch
     return max(1, min(per_patch, cfg.metric_samples // n_patches))
+
+
+def _scaled_isometry(fff: torch.Tensor) -> torch.Tensor:
+    """DSR's deformation terms E + G + skew (weights 1, 1, 1) of fff (B, P, S, 3), no area term."""
+    parts = dsr_terms(fff, torch.zeros(fff.shape[0], dtype=fff.dtype, device=fff.device))
+    return parts["E"] + parts["G"] + parts["skew"]
 
 
 def step_loss(
@@ -54,14 +64,20 @@ def step_loss(
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
     terms: dict[str, torch.Tensor] = {"chamfer": cd.detach()}
     loss = cd
-    if _metric_term_on(cfg, pairs_valid):
-        assert jac is not None
-        fff = first_fundamental_form(jac)
-        mc = metric_consistency(fff[0::2], fff[1::2])
+    if cfg.method == "ours":
+        fff = first_fundamental_form(jac) if jac is not None else None
+        if _metric_term_on(cfg, pairs_valid):
+            assert fff is not None
+            mc = metric_consistency(fff[0::2], fff[1::2])
+            loss = loss + cfg.alpha_mc * mc
+        else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
+            mc = torch.zeros((), device=xyz.device)
         terms["metric_consistency"] = mc.detach()
-        loss = loss + cfg.alpha_mc * mc
-    elif cfg.method == "ours":  # no metric term this step (one frame, before mc_from, alpha_mc=0)
-        terms["metric_consistency"] = torch.zeros((), device=xyz.device)
+        if _iso_term_on(cfg):
+            assert fff is not None
+            iso = _scaled_isometry(fff)
+            terms["isometry"] = iso.detach()
+            loss = loss + cfg.alpha_iso * iso
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
