@@ -106,10 +106,6 @@ class LossConfig:
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
     pull every frame's metric towards one scaled isometry, an absolute anchor that the
     pairwise metric term lacks. 0 = off."""
-    iso_scale: str = "batch"
-    """Which mean E, G of the isometry term is pulled towards: "batch" (DSR's: one over all frames,
-    patches and samples) or "patch" (one per patch over the batch's frames, so patches may differ
-    in scale)."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0
@@ -126,8 +122,6 @@ class LossConfig:
             raise ValueError(f"tau must be >= 1, got {self.tau}")
         if not 0.0 <= self.mc_from <= 1.0:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
-        if self.iso_scale not in ("batch", "patch"):
-            raise ValueError(f"iso_scale must be 'batch' or 'patch', got {self.iso_scale!r}")
         if self.alpha_iso < 0:
             raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
         if self.alpha_motion is not None and self.alpha_motion < 0:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from catlas.config import LossConfig
-from catlas.geometry.metric import det_metric, first_fundamental_form
+from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
-from catlas.losses.dsr import DSR_EPS, dsr_loss, dsr_terms
+from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
@@ -40,19 +40,11 @@ def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_vali
     return max(1, min(per_patch, cfg.metric_samples // n_patches))
 
 
-def _scaled_isometry(fff: torch.Tensor, scale: str = "batch") -> torch.Tensor:
-    """DSR's deformation terms E + G + skew (weights 1, 1, 1) of fff (B, P, S, 3), no area term.
-
-    scale "batch": E and G pulled to their means over the whole batch (DSR's); "patch": to each
-    patch's means over the batch's frames and samples."""
-    if scale == "batch":
-        parts = dsr_terms(fff, torch.zeros(fff.shape[0], dtype=fff.dtype, device=fff.device))
-        return parts["E"] + parts["G"] + parts["skew"]
-    E, F, G = fff.unbind(-1)
-    denom = det_metric(fff).clamp(min=0.0) + DSR_EPS
-    E_bar = E.mean(dim=(0, 2), keepdim=True)
-    G_bar = G.mean(dim=(0, 2), keepdim=True)
-    return (((E - E_bar) ** 2 + (G - G_bar) ** 2 + F * F) / denom).mean()
+def _scaled_isometry(fff: torch.Tensor) -> torch.Tensor:
+    """DSR's deformation terms E + G + skew (weights 1, 1, 1) of fff (B, P, S, 3), no area term:
+    E and G pulled to their means over the whole batch, F to 0 (scale-free, dimensionless)."""
+    parts = dsr_terms(fff, torch.zeros(fff.shape[0], dtype=fff.dtype, device=fff.device))
+    return parts["E"] + parts["G"] + parts["skew"]
 
 
 def step_loss(
@@ -84,7 +76,7 @@ def step_loss(
         terms["metric_consistency"] = mc.detach()
         if _iso_term_on(cfg):
             assert fff is not None
-            iso = _scaled_isometry(fff, cfg.iso_scale)
+            iso = _scaled_isometry(fff)
             terms["isometry"] = iso.detach()
             loss = loss + cfg.alpha_iso * iso
     elif _dsr_terms_on(cfg):
