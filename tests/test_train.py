@@ -16,10 +16,10 @@ import yaml
 import catlas
 from catlas.config import FitConfig, LossConfig, TrainConfig, make_config
 from catlas.errors import CatlasError
-from catlas.train.checkpoint import load_checkpoint
-from catlas.train.loop import learning_rate
 from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.dsr import dsr_terms
+from catlas.train.checkpoint import load_checkpoint
+from catlas.train.loop import learning_rate
 from catlas.train.objectives import needs_jacobian, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
 

@@ -44,7 +44,7 @@ def _scaled_isometry(fff: torch.Tensor) -> torch.Tensor:
     """DSR's deformation terms E + G + skew (weights 1, 1, 1) of fff (B, P, S, 3), no area term:
     E and G pulled to their means over the whole batch, F to 0 (scale-free, dimensionless)."""
     parts = dsr_terms(fff, torch.zeros(fff.shape[0], dtype=fff.dtype, device=fff.device))
-    return parts["E"] + parts["G"] + parts["skew"]
+    return dsr_loss(parts, w_e=1.0, w_g=1.0, w_skew=1.0, w_stretch=0.0, w_total_area=0.0)
 
 
 def step_loss(
