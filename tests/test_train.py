@@ -124,6 +124,25 @@ def test_isometry_term_of_ours_is_dsr_deformation_terms_and_zero_on_an_isometry(
         LossConfig(alpha_iso=-1.0)
 
 
+def test_isometry_term_stops_at_iso_until():
+    """loss.iso_until=0.5: the isometry term is in the loss during the first half of the run
+    only; the metric term stays on after it."""
+    from catlas.train import loop
+
+    with pytest.raises(ValueError, match="iso_until"):
+        LossConfig(method="ours", iso_until=1.5)
+    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_iso": 0.001, "iso_until": 0.5},
+                               "train": {"iterations": 10}})
+    state = loop.new_state(cfg, torch.device("cpu"))
+    points = torch.rand(4, 400, 3)
+    seen = {}
+    for it in (0, 4, 5, 9):
+        state.iteration = it
+        seen[it] = loop.training_step(state, cfg, points, None, 1e-3)
+    assert all("isometry" in seen[it] for it in (0, 4))
+    assert all("isometry" not in seen[it] and seen[it]["metric_consistency"] > 0 for it in (5, 9))
+
+
 def test_surface_motion_term_pairs_frames_in_layout_order():
     # frames laid out [i1, j1, i2, j2]: pair 1 moves by 0.1 in x, pair 2 by 0.3 in y
     B, P, S = 4, 2, 5

@@ -106,6 +106,9 @@ class LossConfig:
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
     pull every frame's metric towards one scaled isometry, an absolute anchor that the
     pairwise metric term lacks. 0 = off."""
+    iso_until: float = 1.0
+    """Fraction of the run after which the isometry term (alpha_iso) is off: a prior for the
+    layout early in the fit that stops pulling once the surface is found (1 = the whole run)."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0
@@ -124,6 +127,8 @@ class LossConfig:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
         if self.alpha_iso < 0:
             raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
+        if not 0.0 <= self.iso_until <= 1.0:
+            raise ValueError(f"iso_until must be a fraction in [0, 1], got {self.iso_until}")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 

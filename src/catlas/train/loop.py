@@ -8,7 +8,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -97,6 +97,8 @@ def training_step(
     device = points.device
     # the pair terms need two frames, and wait for loss.mc_from of the run (a Chamfer warm start)
     pairs_valid = points.shape[0] > 1 and state.iteration >= int(lc.mc_from * tc.iterations)
+    if lc.alpha_iso > 0 and state.iteration >= int(lc.iso_until * tc.iterations):
+        lc = replace(lc, alpha_iso=0.0)  # past loss.iso_until: the isometry term is off
     for group in state.optimizer.param_groups:
         group["lr"] = lr
     frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
