@@ -12,28 +12,44 @@ from catlas.losses.metric_consistency import metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
 
-def needs_jacobian(cfg: LossConfig, pairs_valid: bool) -> bool:
+def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
-    term has pairs and a weight; dsr: only with a weight; with alpha_mc = 0 or alpha_dsr = 0 a
-    step costs what an atlasnet step does)."""
-    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg)
+    term has pairs and a weight, or its isometry term a weight and iso_valid; dsr: only with a
+    weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does).
+
+    pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
+    iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`)."""
+    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg, iso_valid)
 
 
 def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
     return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
 
 
-def _iso_term_on(cfg: LossConfig) -> bool:
-    return cfg.method == "ours" and cfg.alpha_iso > 0
+def _iso_term_on(cfg: LossConfig, iso_valid: bool = True) -> bool:
+    return cfg.method == "ours" and cfg.alpha_iso > 0 and iso_valid
+
+
+def pairs_valid_at(cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> bool:
+    """Whether the pair terms (metric consistency, motion) are on at step ``iteration`` of
+    ``iterations``: they need two frames and wait for loss.mc_from of the run."""
+    return n_frames > 1 and iteration >= int(cfg.mc_from * iterations)
+
+
+def iso_valid_at(cfg: LossConfig, iteration: int, iterations: int) -> bool:
+    """Whether the isometry term may be on at step ``iteration`` of ``iterations``: before
+    loss.iso_until of the run."""
+    return iteration < int(cfg.iso_until * iterations)
 
 
 def _dsr_terms_on(cfg: LossConfig) -> bool:
     return cfg.method == "dsr" and cfg.alpha_dsr > 0
 
 
-def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool) -> int:
+def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool,
+                     iso_valid: bool = True) -> int:
     """UV samples per patch at which a step needs the Jacobian (0 = none)."""
-    if not needs_jacobian(cfg, pairs_valid):
+    if not needs_jacobian(cfg, pairs_valid, iso_valid):
         return 0
     if cfg.metric_samples is None:
         return per_patch
@@ -54,12 +70,15 @@ def step_loss(
     cfg: LossConfig,
     target_area: torch.Tensor | None = None,
     pairs_valid: bool = True,
+    iso_valid: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
     xyz: (B, P, S, 3) decoded points, frames laid out as pairs [i1, j1, i2, j2, ...];
     jac: (B, P, S, 3, 2) or None; clouds: (B, N, 3) the target clouds;
-    target_area: (B,) surface area per frame (dsr only), normalised units.
+    target_area: (B,) surface area per frame (dsr only), normalised units;
+    pairs_valid / iso_valid: see :func:`needs_jacobian`. A term of the method that is off this
+    step is logged as 0, so losses.csv keeps its columns.
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -74,11 +93,13 @@ def step_loss(
         else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
             mc = torch.zeros((), device=xyz.device)
         terms["metric_consistency"] = mc.detach()
-        if _iso_term_on(cfg):
+        if _iso_term_on(cfg, iso_valid):
             assert fff is not None
             iso = _scaled_isometry(fff)
             terms["isometry"] = iso.detach()
             loss = loss + cfg.alpha_iso * iso
+        elif _iso_term_on(cfg):  # past loss.iso_until
+            terms["isometry"] = torch.zeros((), device=xyz.device)
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
