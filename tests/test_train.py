@@ -145,6 +145,30 @@ def test_isometry_term_stops_at_iso_until():
     assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), True, iso_valid=False)
 
 
+def test_normal_motion_penalises_only_the_displacement_across_the_surface():
+    """loss.motion_component=normal: on a plane z = c (normal +z) a displacement (0.3, 0.2, 0.1)
+    costs 0.1^2 (the full term: 0.14); a slide along the plane costs nothing."""
+    from catlas.losses.surface_motion import normal_motion
+
+    B, P, S, k = 2, 3, 6, 4
+    jac = torch.zeros(B, P, k, 3, 2)
+    jac[..., 0, 0], jac[..., 1, 1] = 2.0, 0.5  # a scaled plane: the normal is still +z
+    a = torch.rand(B, P, S, 3)
+    b = a - torch.tensor([0.3, 0.2, 0.1])
+    assert float(normal_motion(a, b, jac, jac)) == pytest.approx(0.01, rel=1e-5)
+    assert float(normal_motion(a, a + torch.tensor([0.5, -0.4, 0.0]), jac, jac)) == pytest.approx(0.0, abs=1e-12)
+    cfg = LossConfig(method="ours", motion_component="normal", alpha_motion=1.0, alpha_mc=0.0)
+    assert needs_jacobian(cfg, True) and not needs_jacobian(cfg, False)
+    xyz = torch.cat([a[:1], b[:1]]).requires_grad_(True)
+    jj = torch.cat([jac[:1], jac[:1]]).requires_grad_(True)
+    loss, t = step_loss(xyz, jj, torch.rand(2, 20, 3), cfg)
+    assert float(t["motion"]) == pytest.approx(0.01, rel=1e-5)
+    loss.backward()
+    assert jj.grad is None or float(jj.grad.abs().max()) == 0.0  # the normals carry no gradient
+    with pytest.raises(ValueError, match="motion_component"):
+        LossConfig(motion_component="tangent")
+
+
 def test_surface_motion_term_pairs_frames_in_layout_order():
     # frames laid out [i1, j1, i2, j2]: pair 1 moves by 0.1 in x, pair 2 by 0.3 in y
     B, P, S = 4, 2, 5

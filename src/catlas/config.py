@@ -101,6 +101,10 @@ class LossConfig:
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
     README "Measured figures"), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
+    motion_component: str = "full"
+    """Which part of the surface-motion term's displacement is penalised: "full" (|d|^2 over every
+    uv sample) or "normal" (only its component along the surface normal, at the Jacobian's
+    samples; a slide along the surface is then free, see catlas.losses.surface_motion)."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
@@ -129,6 +133,8 @@ class LossConfig:
             raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
         if not 0.0 <= self.iso_until <= 1.0:
             raise ValueError(f"iso_until must be a fraction in [0, 1], got {self.iso_until}")
+        if self.motion_component not in ("full", "normal"):
+            raise ValueError(f"motion_component must be full or normal, got {self.motion_component!r}")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 

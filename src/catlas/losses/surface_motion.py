@@ -9,9 +9,10 @@ in favour of the assignment that follows the motion.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-__all__ = ["surface_motion"]
+__all__ = ["surface_motion", "normal_motion"]
 
 
 def surface_motion(xyz_a: Tensor, xyz_b: Tensor) -> Tensor:
@@ -28,3 +29,32 @@ def surface_motion(xyz_a: Tensor, xyz_b: Tensor) -> Tensor:
         raise ValueError(f"expected equal (..., 3) shapes, got {tuple(xyz_a.shape)}, {tuple(xyz_b.shape)}")
     d = xyz_a - xyz_b
     return (d * d).sum(-1).mean()
+
+
+def normal_motion(xyz_a: Tensor, xyz_b: Tensor, jac_a: Tensor, jac_b: Tensor) -> Tensor:
+    """The part of :func:`surface_motion` across the surface: the squared displacement along
+    each frame's unit normal (normals held fixed, no gradient), averaged over both frames.
+
+    A slide of the parameterisation along the surface moves a sample tangentially, which the
+    full term penalises as if it were motion and so biases the fit towards a lagging
+    parameterisation; this variant leaves tangential displacement free.
+
+    Args:
+        xyz_a, xyz_b: ``(B, P, S, 3)`` the same uv samples decoded in frames a and b; only the
+            first k samples of each patch are used.
+        jac_a, jac_b: ``(B, P, k, 3, 2)`` the atlas' Jacobians at those k samples.
+
+    Returns:
+        scalar tensor, squared normalised units.
+    """
+    k = jac_a.shape[2]
+    d = xyz_a[:, :, :k] - xyz_b[:, :, :k]
+    n_a = _unit_normal(jac_a)
+    n_b = _unit_normal(jac_b)
+    return 0.5 * (((d * n_a).sum(-1) ** 2).mean() + ((d * n_b).sum(-1) ** 2).mean())
+
+
+def _unit_normal(jac: Tensor) -> Tensor:
+    """(..., 3, 2) Jacobian -> (..., 3) unit normal d/du x d/dv, detached."""
+    n = torch.linalg.cross(jac[..., 0], jac[..., 1], dim=-1).detach()
+    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -9,7 +9,7 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
-from catlas.losses.surface_motion import surface_motion
+from catlas.losses.surface_motion import normal_motion, surface_motion
 
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -> bool:
@@ -19,7 +19,12 @@ def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -
 
     pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
     iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`)."""
-    return _metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg, iso_valid)
+    return (_metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg, iso_valid)
+            or _normal_motion_on(cfg, pairs_valid))
+
+
+def _normal_motion_on(cfg: LossConfig, pairs_valid: bool) -> bool:
+    return cfg.motion_component == "normal" and pairs_valid and cfg.motion_weight() > 0
 
 
 def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
@@ -109,7 +114,11 @@ def step_loss(
     alpha_motion = cfg.motion_weight()
     if alpha_motion > 0:
         if pairs_valid:
-            motion = surface_motion(xyz[0::2], xyz[1::2])
+            if cfg.motion_component == "normal":
+                assert jac is not None
+                motion = normal_motion(xyz[0::2], xyz[1::2], jac[0::2], jac[1::2])
+            else:
+                motion = surface_motion(xyz[0::2], xyz[1::2])
             loss = loss + alpha_motion * motion
         else:
             motion = torch.zeros((), device=xyz.device)
