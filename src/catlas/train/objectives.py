@@ -14,8 +14,9 @@ from catlas.losses.surface_motion import normal_motion, surface_motion
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
-    term has pairs and a weight, or its isometry term a weight and iso_valid; dsr: only with a
-    weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does).
+    term has pairs and a weight, or its isometry term a weight and iso_valid; any method whose
+    motion term is on with loss.motion_component = normal (it needs the normals); dsr: only
+    with a weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does).
 
     pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
     iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`)."""
