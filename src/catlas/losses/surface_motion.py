@@ -9,8 +9,9 @@ in favour of the assignment that follows the motion.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
+
+from catlas.geometry.metric import unit_normal
 
 __all__ = ["surface_motion", "normal_motion"]
 
@@ -49,12 +50,6 @@ def normal_motion(xyz_a: Tensor, xyz_b: Tensor, jac_a: Tensor, jac_b: Tensor) ->
     """
     k = jac_a.shape[2]
     d = xyz_a[:, :, :k] - xyz_b[:, :, :k]
-    n_a = _unit_normal(jac_a)
-    n_b = _unit_normal(jac_b)
+    n_a = unit_normal(jac_a.detach())
+    n_b = unit_normal(jac_b.detach())
     return 0.5 * (((d * n_a).sum(-1) ** 2).mean() + ((d * n_b).sum(-1) ** 2).mean())
-
-
-def _unit_normal(jac: Tensor) -> Tensor:
-    """(..., 3, 2) Jacobian -> (..., 3) unit normal d/du x d/dv, detached."""
-    n = torch.linalg.cross(jac[..., 0], jac[..., 1], dim=-1).detach()
-    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
