@@ -63,7 +63,8 @@ from pathlib import Path
 import numpy as np
 
 import catlas
-from catlas.bench import fit_threads, time_steps
+from catlas.bench import time_steps
+from catlas.train.threads import fit_threads
 from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, parse_override
 from catlas.data import list_frames, load_sequence, write_example
 from catlas.errors import CatlasError

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from catlas.bench import fit_threads, run_bench, step_flops
+from catlas.bench import run_bench, step_flops
+from catlas.train.threads import fit_threads
 from catlas.config import make_config
 from catlas.errors import CatlasError
 

@@ -392,6 +392,15 @@ def test_mc_from_warm_start_skips_the_metric_term_first(example_dir, tmp_path):
     assert mc[15] > 0 and mc[20] > 0
 
 
+def test_fit_uses_train_threads_and_gives_the_callers_count_back(example_dir, tmp_path):
+    """train.threads holds during the fit (summary.json says so) and not after it."""
+    before = torch.get_num_threads()
+    over = {"device": "cpu", "train": {"iterations": 2, "threads": before + 1}}
+    catlas.fit(example_dir, tmp_path / "r", preset="tiny", overrides=over, progress=False)
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["threads"] == before + 1
+    assert torch.get_num_threads() == before
+
+
 def test_time_budget_sets_iterations_from_the_fits_own_steps(example_dir, tmp_path):
     """train.minutes: a provisional count from timed steps, then the count from the fit's own
     first steps, recorded so that config.yaml repeats the fit without timing again."""

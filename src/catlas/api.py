@@ -25,6 +25,7 @@ from catlas.train.budget import provisional_budget, read_budget, write_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.loop import new_state, train
+from catlas.train.threads import fit_threads
 
 __all__ = ["fit", "load_run"]
 
@@ -90,13 +91,12 @@ def fit(
         state = new_state(cfg, device, seq.n_frames)
     if par is not None:
         par.attach(state, cfg)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
     device = next(state.model.parameters()).device
     points = torch.as_tensor(seq.points, dtype=torch.float32, device=device)
     areas = None if seq.areas is None else torch.as_tensor(seq.areas, dtype=torch.float32, device=device)
     start_iteration = state.iteration
-    last = train(out, cfg, state, points, areas, progress=progress)
+    with fit_threads([cfg]) as n_threads:  # the caller's thread count comes back afterwards
+        last = train(out, cfg, state, points, areas, progress=progress)
     run = load_run(out, device=str(device))
     if par is not None and not par.is_main:
         return run  # rank 0 writes the meshes and the summary
@@ -111,7 +111,7 @@ def fit(
         "session_iterations": state.iteration - start_iteration,
         "session_wall_seconds": round(time.perf_counter() - t_wall, 3),
         "device": str(device),
-        "threads": torch.get_num_threads(),
+        "threads": n_threads,
         "processes": 1 if par is None else par.world_size,
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -12,11 +12,9 @@ decide equal-time budgets, are what this measures best.
 
 from __future__ import annotations
 
-import contextlib
 import resource
 import statistics
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -26,6 +24,7 @@ from catlas.errors import CatlasError
 from catlas.run import resolve_device
 from catlas.train.loop import TrainState, new_state, training_step
 from catlas.train.objectives import jacobian_samples
+from catlas.train.threads import fit_threads
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -150,28 +149,6 @@ def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = 
                 cfgs[(label, method)] = make_config(preset, extra)
     with fit_threads(cfgs.values()):  # for the matmul rate and the steps alike
         return _measure(cfgs, repeats, rounds, n_frames, device, overrides)
-
-
-@contextlib.contextmanager
-def fit_threads(cfgs: Iterable[FitConfig]) -> Iterator[int]:
-    """Run the body with the thread count a fit of these configurations uses (``train.threads``,
-    as :func:`catlas.api.fit` sets it; 0 keeps torch's), restoring the count afterwards.
-
-    Configurations with different counts cannot be timed against each other: CatlasError.
-    Yields the thread count in effect.
-    """
-    threads = {c.train.threads for c in cfgs}
-    if len(threads) > 1:
-        raise CatlasError(f"configurations with different train.threads ({sorted(threads)}) cannot be "
-                          "timed together; time one thread count at a time")
-    before = torch.get_num_threads()
-    n_threads = threads.pop() if threads else 0
-    if n_threads > 0:
-        torch.set_num_threads(n_threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _measure(cfgs: dict[tuple[str, str], FitConfig], repeats: int, rounds: int, n_frames: int,

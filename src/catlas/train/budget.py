@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catlas.config import FitConfig
+from catlas.train.threads import fit_threads
 
 WARMUP_STEPS, STEPS_PER_ROUND, ROUNDS = 3, 5, 4
 """The provisional timing: 3 untimed steps, then the median of 4 rounds of 5 steps."""
@@ -62,7 +63,7 @@ def iterations_for(minutes: float, step_s: float) -> int:
 def provisional_budget(cfg: FitConfig, n_frames: int) -> tuple[int, TimeBudget]:
     """A first step count for cfg's ``train.minutes``, from timing cfg's training step on random
     clouds of the fit's shape (n_frames x data.points_per_frame) with cfg's thread count."""
-    from catlas.bench import fit_threads, time_steps  # bench imports the training loop
+    from catlas.bench import time_steps  # bench imports the training loop
 
     minutes = cfg.train.minutes
     if minutes is None:
