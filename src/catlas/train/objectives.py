@@ -32,7 +32,7 @@ def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
     return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
 
 
-def _iso_term_on(cfg: LossConfig, iso_valid: bool = True) -> bool:
+def _iso_term_on(cfg: LossConfig, iso_valid: bool) -> bool:
     return cfg.method == "ours" and cfg.alpha_iso > 0 and iso_valid
 
 
@@ -99,13 +99,14 @@ def step_loss(
         else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
             mc = torch.zeros((), device=xyz.device)
         terms["metric_consistency"] = mc.detach()
-        if _iso_term_on(cfg, iso_valid):
-            assert fff is not None
-            iso = _scaled_isometry(fff)
+        if cfg.alpha_iso > 0:  # the isometry option: a logged column, 0 past loss.iso_until
+            if _iso_term_on(cfg, iso_valid):
+                assert fff is not None
+                iso = _scaled_isometry(fff)
+                loss = loss + cfg.alpha_iso * iso
+            else:
+                iso = torch.zeros((), device=xyz.device)
             terms["isometry"] = iso.detach()
-            loss = loss + cfg.alpha_iso * iso
-        elif _iso_term_on(cfg):  # past loss.iso_until
-            terms["isometry"] = torch.zeros((), device=xyz.device)
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
