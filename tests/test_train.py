@@ -167,6 +167,8 @@ def test_normal_motion_penalises_only_the_displacement_across_the_surface():
     assert jj.grad is None or float(jj.grad.abs().max()) == 0.0  # the normals carry no gradient
     with pytest.raises(ValueError, match="motion_component"):
         LossConfig(motion_component="tangent")
+    with pytest.raises(ValueError, match=r"k <= S"):  # more Jacobian samples than points
+        normal_motion(a[:, :, :2], b[:, :, :2], jac, jac)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():

@@ -48,6 +48,10 @@ def normal_motion(xyz_a: Tensor, xyz_b: Tensor, jac_a: Tensor, jac_b: Tensor) ->
     Returns:
         scalar tensor, squared normalised units.
     """
+    if (xyz_a.shape != xyz_b.shape or jac_a.shape != jac_b.shape or xyz_a.ndim != 4 or xyz_a.shape[-1] != 3
+            or jac_a.shape[:2] != xyz_a.shape[:2] or jac_a.shape[3:] != (3, 2) or jac_a.shape[2] > xyz_a.shape[2]):
+        raise ValueError(f"expected xyz (B, P, S, 3) and jac (B, P, k <= S, 3, 2) alike for both frames, got "
+                         f"{tuple(xyz_a.shape)}, {tuple(xyz_b.shape)}, {tuple(jac_a.shape)}, {tuple(jac_b.shape)}")
     k = jac_a.shape[2]
     d = xyz_a[:, :, :k] - xyz_b[:, :, :k]
     n_a = unit_normal(jac_a.detach())
