@@ -104,7 +104,9 @@ class LossConfig:
     motion_component: str = "full"
     """Which part of the surface-motion term's displacement is penalised: "full" (|d|^2 over every
     uv sample) or "normal" (only its component along the surface normal, at the Jacobian's
-    samples; a slide along the surface is then free, see catlas.losses.surface_motion)."""
+    samples; a slide along the surface is then free, see catlas.losses.surface_motion). "normal"
+    at alpha_motion 0.3 helped cat_walk and hurt the built-in humanoid (README, ablation rows),
+    so it is not the default."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
