@@ -305,6 +305,11 @@ def run_job(job: Job, args: argparse.Namespace) -> dict:
     """Fit (or keep / resume) and evaluate one job; returns its record for results.json."""
     if job.method == NEAREST:
         return score_nearest(job, args)
+    with fit_threads([job.config]):  # train.threads holds for the evaluation too (side-by-side runs)
+        return _fit_and_evaluate(job, args)
+
+
+def _fit_and_evaluate(job: Job, args: argparse.Namespace) -> dict:
     if job.action in ("fit", "overwrite"):
         catlas.fit(job.data, job.out, config=job.config, overwrite=job.action == "overwrite",
                    progress=args.progress)
