@@ -64,7 +64,6 @@ import numpy as np
 
 import catlas
 from catlas.bench import time_steps
-from catlas.train.threads import fit_threads
 from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, parse_override
 from catlas.data import list_frames, load_sequence, write_example
 from catlas.errors import CatlasError
@@ -74,6 +73,7 @@ from catlas.evaluate.report import read_metrics, write_eval
 from catlas.run import CONFIG, SUMMARY
 from catlas.train.budget import ROUNDS, STEPS_PER_ROUND, WARMUP_STEPS, iterations_for
 from catlas.train.loop import Interrupted
+from catlas.train.threads import fit_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT_WALK = ROOT.parent / "shared" / "data" / "cat_walk"

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from catlas.bench import run_bench, step_flops
-from catlas.train.threads import fit_threads
 from catlas.config import make_config
 from catlas.errors import CatlasError
+from catlas.train.threads import fit_threads
 
 
 FULL = {"loss": {"metric_samples": None}}  # the Jacobian at every UV sample
