@@ -104,9 +104,11 @@ class LossConfig:
     motion_component: str = "full"
     """Which part of the surface-motion term's displacement is penalised: "full" (|d|^2 over every
     uv sample) or "normal" (only its component along the surface normal, at the Jacobian's
-    samples; a slide along the surface is then free, see catlas.losses.surface_motion). "normal"
-    at alpha_motion 0.3 helped cat_walk and hurt the built-in humanoid (README, ablation rows),
-    so it is not the default."""
+    samples; a slide along the surface is then free, see catlas.losses.surface_motion). Not the
+    default: at alpha_motion 0.3 it helped cat_walk and hurt the built-in humanoid; at 0.1 (equal
+    steps) it helped the creature and hurt the sheet on every seed, whose parameterisation then
+    slides where the sheet hardly moves: the tangential part is what holds it (README, ablation
+    rows)."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
