@@ -171,6 +171,27 @@ def test_normal_motion_penalises_only_the_displacement_across_the_surface():
         normal_motion(a[:, :, :2], b[:, :, :2], jac, jac)
 
 
+def test_graded_motion_charges_a_slide_at_the_tangent_fraction():
+    """loss.motion_tangent: on the plane z = c a displacement (0.3, 0.2, 0.1) costs
+    0.1^2 + t * (0.3^2 + 0.2^2): 0.01 at t = 0 (normal only), 0.14 at t = 1 (the full term)."""
+    from catlas.losses.surface_motion import graded_motion
+
+    B, P, S, k = 2, 3, 6, 4
+    jac = torch.zeros(B, P, k, 3, 2)
+    jac[..., 0, 0], jac[..., 1, 1] = 1.5, 0.7
+    a = torch.rand(B, P, S, 3)
+    b = a - torch.tensor([0.3, 0.2, 0.1])
+    for t in (0.0, 0.25, 1.0):
+        assert float(graded_motion(a, b, jac, jac, t)) == pytest.approx(0.01 + t * 0.13, rel=1e-5)
+    cfg = LossConfig(method="ours", motion_component="normal", motion_tangent=0.25, alpha_motion=1.0,
+                     alpha_mc=0.0)
+    xyz = torch.cat([a[:1], b[:1]])
+    loss, terms = step_loss(xyz, torch.cat([jac[:1], jac[:1]]), torch.rand(2, 20, 3), cfg)
+    assert float(terms["motion"]) == pytest.approx(0.01 + 0.25 * 0.13, rel=1e-5)
+    with pytest.raises(ValueError, match="motion_tangent"):
+        LossConfig(motion_tangent=1.5)
+
+
 def test_surface_motion_term_pairs_frames_in_layout_order():
     # frames laid out [i1, j1, i2, j2]: pair 1 moves by 0.1 in x, pair 2 by 0.3 in y
     B, P, S = 4, 2, 5

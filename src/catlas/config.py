@@ -109,6 +109,11 @@ class LossConfig:
     steps) it helped the creature and hurt the sheet on every seed, whose parameterisation then
     slides where the sheet hardly moves: the tangential part is what holds it (README, ablation
     rows)."""
+    motion_tangent: float = 0.0
+    """With motion_component = "normal": the weight of the displacement's tangential part
+    relative to its normal part (0 = normal only, 1 = the same as "full"; in between, a slide
+    along the surface costs that fraction of a move across it). Measured only as a pilot
+    (README, ablation rows); ignored with "full"."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
@@ -139,6 +144,8 @@ class LossConfig:
             raise ValueError(f"iso_until must be a fraction in [0, 1], got {self.iso_until}")
         if self.motion_component not in ("full", "normal"):
             raise ValueError(f"motion_component must be full or normal, got {self.motion_component!r}")
+        if not 0.0 <= self.motion_tangent <= 1.0:
+            raise ValueError(f"motion_tangent must be a fraction in [0, 1], got {self.motion_tangent}")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from catlas.geometry.metric import unit_normal
 
-__all__ = ["surface_motion", "normal_motion"]
+__all__ = ["surface_motion", "normal_motion", "graded_motion"]
 
 
 def surface_motion(xyz_a: Tensor, xyz_b: Tensor) -> Tensor:
@@ -57,3 +57,25 @@ def normal_motion(xyz_a: Tensor, xyz_b: Tensor, jac_a: Tensor, jac_b: Tensor) ->
     n_a = unit_normal(jac_a.detach())
     n_b = unit_normal(jac_b.detach())
     return 0.5 * (((d * n_a).sum(-1) ** 2).mean() + ((d * n_b).sum(-1) ** 2).mean())
+
+
+def graded_motion(xyz_a: Tensor, xyz_b: Tensor, jac_a: Tensor, jac_b: Tensor, tangent: float) -> Tensor:
+    """The surface-motion term with the tangential part at a fraction of the normal part:
+    ``(1 - tangent) * normal_motion + tangent * surface_motion``, i.e. per sample
+    ``|d_n|^2 + tangent * |d_t|^2`` in expectation (the normal part on the Jacobian's first k
+    samples, the full term on all S). ``tangent`` 0 is :func:`normal_motion`, 1 the full term.
+
+    Args:
+        xyz_a, xyz_b: ``(B, P, S, 3)`` as in :func:`normal_motion`.
+        jac_a, jac_b: ``(B, P, k, 3, 2)``.
+        tangent: weight of the tangential part relative to the normal part, in [0, 1].
+
+    Returns:
+        scalar tensor, squared normalised units.
+    """
+    if not 0.0 <= tangent <= 1.0:
+        raise ValueError(f"tangent must be in [0, 1], got {tangent}")
+    normal = normal_motion(xyz_a, xyz_b, jac_a, jac_b)
+    if tangent == 0.0:
+        return normal
+    return (1.0 - tangent) * normal + tangent * surface_motion(xyz_a, xyz_b)

@@ -9,7 +9,7 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import metric_consistency
-from catlas.losses.surface_motion import normal_motion, surface_motion
+from catlas.losses.surface_motion import graded_motion, surface_motion
 
 
 def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -> bool:
@@ -118,7 +118,7 @@ def step_loss(
         if pairs_valid:
             if cfg.motion_component == "normal":
                 assert jac is not None
-                motion = normal_motion(xyz[0::2], xyz[1::2], jac[0::2], jac[1::2])
+                motion = graded_motion(xyz[0::2], xyz[1::2], jac[0::2], jac[1::2], cfg.motion_tangent)
             else:
                 motion = surface_motion(xyz[0::2], xyz[1::2])
             loss = loss + alpha_motion * motion
