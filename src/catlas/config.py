@@ -112,8 +112,9 @@ class LossConfig:
     motion_tangent: float = 0.0
     """With motion_component = "normal": the weight of the displacement's tangential part
     relative to its normal part (0 = normal only, 1 = the same as "full"; in between, a slide
-    along the surface costs that fraction of a move across it). Measured only as a pilot
-    (README, ablation rows); ignored with "full"."""
+    along the surface costs that fraction of a move across it). A pilot at 0.5 (weight 0.1)
+    still hurt the sheet, helped the humanoid and the creature (README, ablation rows); ignored
+    with "full"."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
