@@ -189,7 +189,9 @@ def test_graded_motion_charges_a_slide_at_the_tangent_fraction():
     loss, terms = step_loss(xyz, torch.cat([jac[:1], jac[:1]]), torch.rand(2, 20, 3), cfg)
     assert float(terms["motion"]) == pytest.approx(0.01 + 0.25 * 0.13, rel=1e-5)
     with pytest.raises(ValueError, match="motion_tangent"):
-        LossConfig(motion_tangent=1.5)
+        LossConfig(motion_tangent=1.5, motion_component="normal")
+    with pytest.raises(ValueError, match="motion_component=normal"):  # meaningless with the full term
+        LossConfig(motion_tangent=0.5)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():

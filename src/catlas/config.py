@@ -113,8 +113,8 @@ class LossConfig:
     """With motion_component = "normal": the weight of the displacement's tangential part
     relative to its normal part (0 = normal only, 1 = the same as "full"; in between, a slide
     along the surface costs that fraction of a move across it). A pilot at 0.5 (weight 0.1)
-    still hurt the sheet, helped the humanoid and the creature (README, ablation rows); ignored
-    with "full"."""
+    still hurt the sheet (2 seeds), helped the humanoid and the creature (one seed each; README,
+    ablation rows). Only with "normal": with "full" a value other than 0 is an error."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
     area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
@@ -147,6 +147,9 @@ class LossConfig:
             raise ValueError(f"motion_component must be full or normal, got {self.motion_component!r}")
         if not 0.0 <= self.motion_tangent <= 1.0:
             raise ValueError(f"motion_tangent must be a fraction in [0, 1], got {self.motion_tangent}")
+        if self.motion_tangent and self.motion_component != "normal":
+            raise ValueError("motion_tangent grades the normal-only motion term: set "
+                             "loss.motion_component=normal with it (full already charges every direction)")
         if self.alpha_motion is not None and self.alpha_motion < 0:
             raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 
