@@ -198,3 +198,22 @@ def test_surface_motion_gradcheck_and_shapes():
     assert torch.autograd.gradcheck(surface_motion, (a, b))
     with pytest.raises(ValueError):
         surface_motion(torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+def test_cross_pair_metric_consistency_compares_frames_of_different_pairs_only():
+    from catlas.losses import cross_pair_metric_consistency
+
+    iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    stretched = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # E = 4: L_mc to iso is 9
+    # pairs (0, 1) and (2, 3): each pair agrees inside, the pairs differ by a stretch
+    fff = torch.cat([_plane_fff(iso, (2, 3, 5)), _plane_fff(stretched, (2, 3, 5))])
+    torch.testing.assert_close(metric_consistency(fff[0::2], fff[1::2]), torch.tensor(0.0))
+    torch.testing.assert_close(cross_pair_metric_consistency(fff), torch.tensor(9.0))
+    # three pairs with E = 0, 1, 3 (F = G = 0): 4 comparisons per pair of pairs, (1 + 9 + 4) / 3
+    e = torch.tensor([0.0, 0.0, 1.0, 1.0, 3.0, 3.0]).view(6, 1, 1, 1)
+    fff3 = torch.cat([e.expand(6, 2, 4, 1), torch.zeros(6, 2, 4, 2)], dim=-1)
+    torch.testing.assert_close(cross_pair_metric_consistency(fff3), torch.tensor(14.0 / 3.0))
+    # a single pair has nothing to cross with; an odd batch is not a batch of pairs
+    torch.testing.assert_close(cross_pair_metric_consistency(fff[:2]), torch.tensor(0.0))
+    with pytest.raises(ValueError, match="B even"):
+        cross_pair_metric_consistency(fff[:3])

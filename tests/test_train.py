@@ -171,6 +171,26 @@ def test_normal_motion_penalises_only_the_displacement_across_the_surface():
         normal_motion(a[:, :, :2], b[:, :, :2], jac, jac)
 
 
+def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
+    B, P, S = 4, 2, 5
+    xyz, clouds = torch.rand(B, P, S, 3), torch.rand(B, 20, 3)
+    # frames 0, 1 (a pair) isometric; frames 2, 3 stretched x2 in u: E = 4, so each of the
+    # 4 cross comparisons costs (4 - 1)^2 = 9 while both pairs agree inside
+    iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    jac = torch.cat([iso.expand(2, P, S, 3, 2), (iso * torch.tensor([2.0, 1.0])).expand(2, P, S, 3, 2)])
+    cfg = LossConfig(method="ours", alpha_mc_cross=0.05, alpha_motion=0.0)
+    loss, t = step_loss(xyz, jac, clouds, cfg)
+    assert float(t["metric_consistency"]) == 0 and float(t["metric_cross"]) == pytest.approx(9.0)
+    assert float(loss) == pytest.approx(float(t["chamfer"]) + 0.05 * 9.0, rel=1e-6)
+    # the Jacobian is needed for the cross term alone; without pairs the term is off and logged 0
+    assert needs_jacobian(LossConfig(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05), True)
+    loss, t = step_loss(xyz, None, clouds, replace(cfg, alpha_mc=0.0), pairs_valid=False)
+    assert float(t["metric_cross"]) == 0 and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
+    assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
+    with pytest.raises(ValueError, match="alpha_mc_cross"):
+        LossConfig(alpha_mc_cross=-0.1)
+
+
 def test_graded_motion_charges_a_slide_at_the_tangent_fraction():
     """loss.motion_tangent: on the plane z = c a displacement (0.3, 0.2, 0.1) costs
     0.1^2 + t * (0.3^2 + 0.2^2): 0.01 at t = 0 (normal only), 0.14 at t = 1 (the full term)."""

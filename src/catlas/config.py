@@ -85,6 +85,12 @@ class LossConfig:
     alpha_mc: float = 0.1
     """Weight of the metric-consistency loss (ours); 0 switches it off, and the Jacobian with it
     (the term is then logged as 0)."""
+    alpha_mc_cross: float = 0.0
+    """Weight of metric consistency between frames of *different* pairs of a step (catlas
+    addition, not in the paper): a step's pairs start at independent frames, so these
+    comparisons tie distant frames together, which the neighbour pairs (|i - j| <= tau) only do
+    through a chain; no extra decoding (the same uv samples and Jacobians). Logged as
+    metric_cross. 0 = off (ours only)."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
@@ -139,6 +145,8 @@ class LossConfig:
             raise ValueError(f"tau must be >= 1, got {self.tau}")
         if not 0.0 <= self.mc_from <= 1.0:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
+        if self.alpha_mc_cross < 0:
+            raise ValueError(f"alpha_mc_cross must be >= 0, got {self.alpha_mc_cross}")
         if self.alpha_iso < 0:
             raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
         if not 0.0 <= self.iso_until <= 1.0:

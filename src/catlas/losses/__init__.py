@@ -2,11 +2,12 @@
 
 from catlas.losses.chamfer import chamfer_distance, chamfer_distance_reference, nearest_neighbors
 from catlas.losses.dsr import dsr_loss, dsr_terms
-from catlas.losses.metric_consistency import metric_consistency
+from catlas.losses.metric_consistency import cross_pair_metric_consistency, metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
 __all__ = [
     "chamfer_distance",
+    "cross_pair_metric_consistency",
     "chamfer_distance_reference",
     "nearest_neighbors",
     "dsr_loss",

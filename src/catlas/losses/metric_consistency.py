@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-__all__ = ["metric_consistency"]
+__all__ = ["cross_pair_metric_consistency", "metric_consistency"]
 
 
 def metric_consistency(fff_a: Tensor, fff_b: Tensor) -> Tensor:
@@ -25,3 +25,28 @@ def metric_consistency(fff_a: Tensor, fff_b: Tensor) -> Tensor:
     d = fff_a - fff_b
     d2 = d * d
     return (d2[..., 0] + 2.0 * d2[..., 1] + d2[..., 2]).mean()
+
+
+def cross_pair_metric_consistency(fff: Tensor) -> Tensor:
+    """L_mc between the frames of *different* pairs of a batch laid out [i1, j1, i2, j2, ...].
+
+    A step's pairs are neighbours (|i - j| <= tau); their first frames are drawn independently,
+    so frames of different pairs are usually far apart in the sequence. Comparing their metrics
+    at the same uv samples ties distant frames together at no extra decoding cost (a catlas
+    addition, loss.alpha_mc_cross). Mean of :func:`metric_consistency` over every frame a of one
+    pair and b of a later pair ((B/2)(B/2 - 1) * 2 comparisons; 0 with a single pair).
+
+    Args:
+        fff: ``(B, ..., 3)`` (E, F, G) of the B frames of a step, B even, at the same uv samples.
+
+    Returns:
+        scalar tensor.
+    """
+    if fff.shape[0] % 2 or fff.shape[-1] != 3:
+        raise ValueError(f"expected (B, ..., 3) with B even, got {tuple(fff.shape)}")
+    b = fff.shape[0]
+    a_idx = [a for a in range(b) for c in range(b) if c // 2 > a // 2]
+    c_idx = [c for a in range(b) for c in range(b) if c // 2 > a // 2]
+    if not a_idx:
+        return fff.new_zeros(())
+    return metric_consistency(fff[a_idx], fff[c_idx])

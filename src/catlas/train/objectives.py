@@ -8,7 +8,7 @@ from catlas.config import LossConfig
 from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
-from catlas.losses.metric_consistency import metric_consistency
+from catlas.losses.metric_consistency import cross_pair_metric_consistency, metric_consistency
 from catlas.losses.surface_motion import graded_motion, surface_motion
 
 
@@ -20,8 +20,8 @@ def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -
 
     pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
     iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`)."""
-    return (_metric_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg) or _iso_term_on(cfg, iso_valid)
-            or _normal_motion_on(cfg, pairs_valid))
+    return (_metric_term_on(cfg, pairs_valid) or _cross_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg)
+            or _iso_term_on(cfg, iso_valid) or _normal_motion_on(cfg, pairs_valid))
 
 
 def _normal_motion_on(cfg: LossConfig, pairs_valid: bool) -> bool:
@@ -30,6 +30,10 @@ def _normal_motion_on(cfg: LossConfig, pairs_valid: bool) -> bool:
 
 def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
     return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
+
+
+def _cross_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
+    return cfg.method == "ours" and pairs_valid and cfg.alpha_mc_cross > 0
 
 
 def _iso_term_on(cfg: LossConfig, iso_valid: bool) -> bool:
@@ -99,6 +103,14 @@ def step_loss(
         else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
             mc = torch.zeros((), device=xyz.device)
         terms["metric_consistency"] = mc.detach()
+        if cfg.alpha_mc_cross > 0:  # the cross-pair option: a logged column, 0 without pairs
+            if _cross_term_on(cfg, pairs_valid):
+                assert fff is not None
+                cross = cross_pair_metric_consistency(fff)
+                loss = loss + cfg.alpha_mc_cross * cross
+            else:
+                cross = torch.zeros((), device=xyz.device)
+            terms["metric_cross"] = cross.detach()
         if cfg.alpha_iso > 0:  # the isometry option: a logged column, 0 past loss.iso_until
             if _iso_term_on(cfg, iso_valid):
                 assert fff is not None
