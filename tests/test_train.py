@@ -145,6 +145,27 @@ def test_isometry_term_stops_at_iso_until():
     assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), True, iso_valid=False)
 
 
+def test_cross_pair_term_starts_at_cross_from():
+    """loss.cross_from=0.5: the cross-pair metric term is logged as 0 (and not in the loss)
+    during the first half of the run, and on after it; the neighbour-pair term is on throughout."""
+    from catlas.train import loop
+
+    with pytest.raises(ValueError, match="cross_from"):
+        LossConfig(method="ours", cross_from=-0.1)
+    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_from": 0.5},
+                               "train": {"iterations": 10, "pairs_per_step": 2}})
+    state = loop.new_state(cfg, torch.device("cpu"))
+    points = torch.rand(6, 400, 3)
+    seen = {}
+    for it in (0, 4, 5, 9):
+        state.iteration = it
+        seen[it] = loop.training_step(state, cfg, points, None, 1e-3)
+    assert all(seen[it]["metric_cross"] == 0 and seen[it]["metric_consistency"] > 0 for it in (0, 4))
+    assert all(seen[it]["metric_cross"] > 0 for it in (5, 9))
+    no_mc = replace(cfg.loss, alpha_mc=0.0)
+    assert not needs_jacobian(no_mc, True, cross_valid=False) and needs_jacobian(no_mc, True)
+
+
 def test_normal_motion_penalises_only_the_displacement_across_the_surface():
     """loss.motion_component=normal: on a plane z = c (normal +z) a displacement (0.3, 0.2, 0.1)
     costs 0.1^2 (the full term: 0.14); a slide along the plane costs nothing."""

@@ -91,6 +91,9 @@ class LossConfig:
     comparisons tie distant frames together, which the neighbour pairs (|i - j| <= tau) only do
     through a chain; no extra decoding (the same uv samples and Jacobians). Logged as
     metric_cross. 0 = off (ours only)."""
+    cross_from: float = 0.0
+    """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off, e.g. 0.75
+    to start it when the curriculum's growth ends (0 = from the first step with pairs)."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
@@ -147,6 +150,8 @@ class LossConfig:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
         if self.alpha_mc_cross < 0:
             raise ValueError(f"alpha_mc_cross must be >= 0, got {self.alpha_mc_cross}")
+        if not 0.0 <= self.cross_from <= 1.0:
+            raise ValueError(f"cross_from must be a fraction in [0, 1], got {self.cross_from}")
         if self.alpha_iso < 0:
             raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
         if not 0.0 <= self.iso_until <= 1.0:

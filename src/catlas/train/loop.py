@@ -22,7 +22,7 @@ from catlas.model import AtlasNetwork
 from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
-from catlas.train.objectives import iso_valid_at, jacobian_samples, pairs_valid_at, step_loss
+from catlas.train.objectives import cross_valid_at, iso_valid_at, jacobian_samples, pairs_valid_at, step_loss
 from catlas.train.pairs import growing_window, sample_pairs, sample_points
 
 
@@ -97,6 +97,7 @@ def training_step(
     device = points.device
     pairs_valid = pairs_valid_at(lc, points.shape[0], state.iteration, tc.iterations)
     iso_valid = iso_valid_at(lc, state.iteration, tc.iterations)
+    cross_valid = cross_valid_at(lc, state.iteration, tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
     frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
@@ -106,11 +107,11 @@ def training_step(
     model = state.model
     if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
-    n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid, iso_valid)
+    n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid, iso_valid, cross_valid)
     # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
     xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
-    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid, iso_valid)
+    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid, iso_valid, cross_valid)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()

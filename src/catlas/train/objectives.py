@@ -12,15 +12,18 @@ from catlas.losses.metric_consistency import cross_pair_metric_consistency, metr
 from catlas.losses.surface_motion import graded_motion, surface_motion
 
 
-def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True) -> bool:
+def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True,
+                   cross_valid: bool = True) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
     term has pairs and a weight, or its isometry term a weight and iso_valid; any method whose
     motion term is on with loss.motion_component = normal (it needs the normals); dsr: only
     with a weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does).
 
     pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
-    iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`)."""
-    return (_metric_term_on(cfg, pairs_valid) or _cross_term_on(cfg, pairs_valid) or _dsr_terms_on(cfg)
+    iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`);
+    cross_valid: the step is past loss.cross_from of the run (see :func:`cross_valid_at`)."""
+    return (_metric_term_on(cfg, pairs_valid) or _cross_term_on(cfg, pairs_valid and cross_valid)
+            or _dsr_terms_on(cfg)
             or _iso_term_on(cfg, iso_valid) or _normal_motion_on(cfg, pairs_valid))
 
 
@@ -52,14 +55,20 @@ def iso_valid_at(cfg: LossConfig, iteration: int, iterations: int) -> bool:
     return iteration < int(cfg.iso_until * iterations)
 
 
+def cross_valid_at(cfg: LossConfig, iteration: int, iterations: int) -> bool:
+    """Whether the cross-pair metric term may be on at step ``iteration`` of ``iterations``:
+    from loss.cross_from of the run."""
+    return iteration >= int(cfg.cross_from * iterations)
+
+
 def _dsr_terms_on(cfg: LossConfig) -> bool:
     return cfg.method == "dsr" and cfg.alpha_dsr > 0
 
 
 def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool,
-                     iso_valid: bool = True) -> int:
+                     iso_valid: bool = True, cross_valid: bool = True) -> int:
     """UV samples per patch at which a step needs the Jacobian (0 = none)."""
-    if not needs_jacobian(cfg, pairs_valid, iso_valid):
+    if not needs_jacobian(cfg, pairs_valid, iso_valid, cross_valid):
         return 0
     if cfg.metric_samples is None:
         return per_patch
@@ -81,14 +90,15 @@ def step_loss(
     target_area: torch.Tensor | None = None,
     pairs_valid: bool = True,
     iso_valid: bool = True,
+    cross_valid: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
     xyz: (B, P, S, 3) decoded points, frames laid out as pairs [i1, j1, i2, j2, ...];
     jac: (B, P, S, 3, 2) or None; clouds: (B, N, 3) the target clouds;
     target_area: (B,) surface area per frame (dsr only), normalised units;
-    pairs_valid / iso_valid: see :func:`needs_jacobian`. A term of the method that is off this
-    step is logged as 0, so losses.csv keeps its columns.
+    pairs_valid / iso_valid / cross_valid: see :func:`needs_jacobian`. A term of the method
+    that is off this step is logged as 0, so losses.csv keeps its columns.
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -103,8 +113,8 @@ def step_loss(
         else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
             mc = torch.zeros((), device=xyz.device)
         terms["metric_consistency"] = mc.detach()
-        if cfg.alpha_mc_cross > 0:  # the cross-pair option: a logged column, 0 without pairs
-            if _cross_term_on(cfg, pairs_valid):
+        if cfg.alpha_mc_cross > 0:  # the cross-pair option: a logged column, 0 while off
+            if _cross_term_on(cfg, pairs_valid and cross_valid):
                 assert fff is not None
                 cross = cross_pair_metric_consistency(fff)
                 loss = loss + cfg.alpha_mc_cross * cross
