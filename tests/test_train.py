@@ -299,6 +299,19 @@ def test_fast_preset_pairs_inside_the_window_and_older_runs_keep_the_papers_pair
     assert FitConfig.from_yaml(yaml.safe_dump(d)).train.grow_partners == "sequence"
 
 
+def test_fast_preset_ties_pairs_after_the_growth_and_older_runs_load_without_it():
+    """fast and demo switch the cross-pair metric term on when the curriculum's growth ends;
+    the paper preset and a run folder saved before the setting existed have it off."""
+    for preset in ("fast", "demo"):
+        cfg = make_config(preset)
+        assert cfg.loss.alpha_mc_cross > 0 and cfg.loss.cross_from == cfg.train.grow_to
+    assert make_config("paper").loss.alpha_mc_cross == 0
+    d = make_config("fast").to_dict()
+    del d["loss"]["alpha_mc_cross"], d["loss"]["cross_from"]
+    old = FitConfig.from_yaml(yaml.safe_dump(d)).loss
+    assert old.alpha_mc_cross == 0 and old.cross_from == 0
+
+
 def _tiny(**train) -> dict:
     return {"train": {"iterations": 20, **train}}
 
