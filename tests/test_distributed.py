@@ -113,6 +113,9 @@ def test_config_checks():
     DataParallel(0, 3, 0).check_config(cfg)
     with pytest.raises(CatlasError, match="dsr"):
         DataParallel(1, 2, 1).check_config(make_config("tiny", {"loss": {"method": "dsr"}}))
+    with pytest.raises(CatlasError, match="alpha_mc_cross=0"):  # the fast preset's cross-pair term
+        DataParallel(0, 2, 0).check_config(make_config("fast"))
+    DataParallel(0, 2, 0).check_config(make_config("fast", {"loss": {"alpha_mc_cross": 0.0}}))
 
 
 def test_single_process_is_not_distributed(monkeypatch):
