@@ -45,8 +45,8 @@ def cross_pair_metric_consistency(fff: Tensor) -> Tensor:
     if fff.shape[0] % 2 or fff.shape[-1] != 3:
         raise ValueError(f"expected (B, ..., 3) with B even, got {tuple(fff.shape)}")
     b = fff.shape[0]
-    a_idx = [a for a in range(b) for c in range(b) if c // 2 > a // 2]
-    c_idx = [c for a in range(b) for c in range(b) if c // 2 > a // 2]
-    if not a_idx:
+    across = [(a, c) for a in range(b) for c in range(b) if c // 2 > a // 2]  # pair of a < pair of c
+    if not across:
         return fff.new_zeros(())
+    a_idx, c_idx = (list(t) for t in zip(*across))
     return metric_consistency(fff[a_idx], fff[c_idx])
