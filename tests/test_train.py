@@ -125,21 +125,27 @@ def test_isometry_term_of_ours_is_dsr_deformation_terms_and_zero_on_an_isometry(
         LossConfig(alpha_iso=-1.0)
 
 
+def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> dict[int, dict]:
+    """The logged terms of training_step at each of ``steps`` of one fresh fit on random clouds."""
+    from catlas.train import loop
+
+    state = loop.new_state(cfg, torch.device("cpu"))
+    points = torch.rand(n_frames, 400, 3)
+    seen = {}
+    for it in steps:
+        state.iteration = it
+        seen[it] = loop.training_step(state, cfg, points, None, 1e-3)
+    return seen
+
+
 def test_isometry_term_stops_at_iso_until():
     """loss.iso_until=0.5: the isometry term is in the loss during the first half of the run
     only (logged as 0 after it); the metric term stays on after it."""
-    from catlas.train import loop
-
     with pytest.raises(ValueError, match="iso_until"):
         LossConfig(method="ours", iso_until=1.5)
     cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_iso": 0.001, "iso_until": 0.5},
                                "train": {"iterations": 10}})
-    state = loop.new_state(cfg, torch.device("cpu"))
-    points = torch.rand(4, 400, 3)
-    seen = {}
-    for it in (0, 4, 5, 9):
-        state.iteration = it
-        seen[it] = loop.training_step(state, cfg, points, None, 1e-3)
+    seen = _terms_at_steps(cfg, n_frames=4, steps=(0, 4, 5, 9))
     assert all(seen[it]["isometry"] > 0 for it in (0, 4))
     assert all(seen[it]["isometry"] == 0 and seen[it]["metric_consistency"] > 0 for it in (5, 9))
     assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), True, iso_valid=False)
@@ -148,18 +154,11 @@ def test_isometry_term_stops_at_iso_until():
 def test_cross_pair_term_starts_at_cross_from():
     """loss.cross_from=0.5: the cross-pair metric term is logged as 0 (and not in the loss)
     during the first half of the run, and on after it; the neighbour-pair term is on throughout."""
-    from catlas.train import loop
-
     with pytest.raises(ValueError, match="cross_from"):
         LossConfig(method="ours", cross_from=-0.1)
     cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_from": 0.5},
                                "train": {"iterations": 10, "pairs_per_step": 2}})
-    state = loop.new_state(cfg, torch.device("cpu"))
-    points = torch.rand(6, 400, 3)
-    seen = {}
-    for it in (0, 4, 5, 9):
-        state.iteration = it
-        seen[it] = loop.training_step(state, cfg, points, None, 1e-3)
+    seen = _terms_at_steps(cfg, n_frames=6, steps=(0, 4, 5, 9))
     assert all(seen[it]["metric_cross"] == 0 and seen[it]["metric_consistency"] > 0 for it in (0, 4))
     assert all(seen[it]["metric_cross"] > 0 for it in (5, 9))
     no_mc = replace(cfg.loss, alpha_mc=0.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from catlas.config import LossConfig
@@ -82,6 +84,32 @@ def _scaled_isometry(fff: torch.Tensor) -> torch.Tensor:
     return dsr_loss(parts, w_e=1.0, w_g=1.0, w_skew=1.0, w_stretch=0.0, w_total_area=0.0)
 
 
+def _given(t: torch.Tensor | None) -> torch.Tensor:
+    """The Jacobian (or metric) a term needs; None here means the caller asked for too few samples."""
+    assert t is not None, "this term needs the Jacobian (see jacobian_samples)"
+    return t
+
+
+def _motion(xyz: torch.Tensor, jac: torch.Tensor | None, cfg: LossConfig) -> torch.Tensor:
+    """The surface-motion term of the pairs [i1, j1, ...] of xyz (B, P, S, 3): full or graded."""
+    if cfg.motion_component == "normal":
+        j = _given(jac)
+        return graded_motion(xyz[0::2], xyz[1::2], j[0::2], j[1::2], cfg.motion_tangent)
+    return surface_motion(xyz[0::2], xyz[1::2])
+
+
+def _add_term(loss: torch.Tensor, terms: dict[str, torch.Tensor], name: str, weight: float, on: bool,
+              value: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``loss + weight * value()`` when ``on`` (else ``loss``); logs the term as ``terms[name]``
+    (detached; 0 while off, so losses.csv keeps its columns)."""
+    if not on:
+        terms[name] = torch.zeros((), device=loss.device)
+        return loss
+    v = value()
+    terms[name] = v.detach()
+    return loss + weight * v
+
+
 def step_loss(
     xyz: torch.Tensor,
     jac: torch.Tensor | None,
@@ -106,46 +134,23 @@ def step_loss(
     loss = cd
     if cfg.method == "ours":
         fff = first_fundamental_form(jac) if jac is not None else None
-        if _metric_term_on(cfg, pairs_valid):
-            assert fff is not None
-            mc = metric_consistency(fff[0::2], fff[1::2])
-            loss = loss + cfg.alpha_mc * mc
-        else:  # no metric term this step (one frame, before mc_from, alpha_mc=0)
-            mc = torch.zeros((), device=xyz.device)
-        terms["metric_consistency"] = mc.detach()
-        if cfg.alpha_mc_cross > 0:  # the cross-pair option: a logged column, 0 while off
-            if _cross_term_on(cfg, pairs_valid and cross_valid):
-                assert fff is not None
-                cross = cross_pair_metric_consistency(fff)
-                loss = loss + cfg.alpha_mc_cross * cross
-            else:
-                cross = torch.zeros((), device=xyz.device)
-            terms["metric_cross"] = cross.detach()
-        if cfg.alpha_iso > 0:  # the isometry option: a logged column, 0 past loss.iso_until
-            if _iso_term_on(cfg, iso_valid):
-                assert fff is not None
-                iso = _scaled_isometry(fff)
-                loss = loss + cfg.alpha_iso * iso
-            else:
-                iso = torch.zeros((), device=xyz.device)
-            terms["isometry"] = iso.detach()
+        # the metric term's column is always logged (0 with one frame, before mc_from, alpha_mc=0)
+        loss = _add_term(loss, terms, "metric_consistency", cfg.alpha_mc, _metric_term_on(cfg, pairs_valid),
+                         lambda: metric_consistency(_given(fff)[0::2], _given(fff)[1::2]))
+        if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
+            loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
+                             _cross_term_on(cfg, pairs_valid and cross_valid),
+                             lambda: cross_pair_metric_consistency(_given(fff)))
+        if cfg.alpha_iso > 0:
+            loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, iso_valid),
+                             lambda: _scaled_isometry(_given(fff)))
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
         reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
-    alpha_motion = cfg.motion_weight()
-    if alpha_motion > 0:
-        if pairs_valid:
-            if cfg.motion_component == "normal":
-                assert jac is not None
-                motion = graded_motion(xyz[0::2], xyz[1::2], jac[0::2], jac[1::2], cfg.motion_tangent)
-            else:
-                motion = surface_motion(xyz[0::2], xyz[1::2])
-            loss = loss + alpha_motion * motion
-        else:
-            motion = torch.zeros((), device=xyz.device)
-        terms["motion"] = motion.detach()
+    if cfg.motion_weight() > 0:
+        loss = _add_term(loss, terms, "motion", cfg.motion_weight(), pairs_valid, lambda: _motion(xyz, jac, cfg))
     terms["loss"] = loss.detach()
     return loss, terms
