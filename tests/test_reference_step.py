@@ -81,7 +81,7 @@ def test_optimised_step_equals_reference(method, dtype):
     area = torch.full((4,), 0.3, dtype=dtype)
     # large weights so that the MC and surface-motion gradients matter
     cfg = LossConfig(method=method, alpha_mc=10.0, alpha_motion=1.0)
-    jac_needed = needs_jacobian(cfg, True)
+    jac_needed = needs_jacobian(cfg)
 
     xyz, jac = model(clouds, uv, jacobian=jac_needed)
     loss, _ = step_loss(xyz, jac, clouds, cfg, area)

@@ -21,7 +21,7 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.dsr import dsr_terms
 from catlas.train.checkpoint import load_checkpoint
 from catlas.train.loop import learning_rate
-from catlas.train.objectives import needs_jacobian, step_loss
+from catlas.train.objectives import ActiveTerms, needs_jacobian, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
 
 
@@ -88,14 +88,14 @@ def test_objectives_select_terms_by_method():
     loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5, alpha_motion=0.0))
     assert "motion" not in t  # the paper's ours
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
-    assert not needs_jacobian(LossConfig(method="atlasnet"), True)
-    assert not needs_jacobian(LossConfig(method="ours"), False)  # one frame: no pairs
-    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0), True)  # term switched off
+    assert not needs_jacobian(LossConfig(method="atlasnet"))
+    assert not needs_jacobian(LossConfig(method="ours"), ActiveTerms(pairs=False))  # one frame: no pairs
+    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0))  # term switched off
     loss, t = step_loss(xyz, None, clouds, LossConfig(method="ours", alpha_mc=0.0))
     assert float(t["metric_consistency"]) == 0  # logged, not computed
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["motion"]), rel=1e-6)
-    assert needs_jacobian(LossConfig(method="dsr"), True)
-    assert not needs_jacobian(LossConfig(method="dsr", alpha_dsr=0.0), True)  # dsr's terms off
+    assert needs_jacobian(LossConfig(method="dsr"))
+    assert not needs_jacobian(LossConfig(method="dsr", alpha_dsr=0.0))  # dsr's terms off
     loss, t = step_loss(xyz, None, clouds, LossConfig(method="dsr", alpha_dsr=0.0), area)
     assert set(t) == {"chamfer", "loss"} and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
 
@@ -104,16 +104,16 @@ def test_isometry_term_of_ours_is_dsr_deformation_terms_and_zero_on_an_isometry(
     B, P, S = 4, 2, 5
     xyz, clouds = torch.rand(B, P, S, 3), torch.rand(B, 20, 3)
     cfg = LossConfig(method="ours", alpha_iso=0.01, alpha_motion=0.0)
-    assert needs_jacobian(cfg, False)  # no pairs, but the isometry term is per frame
-    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0), True)
+    assert needs_jacobian(cfg, ActiveTerms(pairs=False))  # no pairs, but the isometry term is per frame
+    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0))
     # columns of J orthonormal times one scale: E = G = s^2, F = 0 everywhere, so E, G, skew are 0
     q, _ = torch.linalg.qr(torch.randn(B, P, S, 3, 2))
-    loss, t = step_loss(xyz, 0.7 * q, clouds, cfg, pairs_valid=False)
+    loss, t = step_loss(xyz, 0.7 * q, clouds, cfg, active=ActiveTerms(pairs=False))
     assert float(t["isometry"]) == pytest.approx(0.0, abs=1e-10)
     assert float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
     # a sheared Jacobian: the term equals DSR's E + G + skew (no area term)
     jac = torch.rand(B, P, S, 3, 2) + 0.5
-    loss, t = step_loss(xyz, jac, clouds, cfg, pairs_valid=True)
+    loss, t = step_loss(xyz, jac, clouds, cfg, active=ActiveTerms(pairs=True))
     parts = dsr_terms(first_fundamental_form(jac), torch.zeros(B))
     expected_iso = parts["E"] + parts["G"] + parts["skew"]
     assert float(t["isometry"]) == pytest.approx(float(expected_iso), rel=1e-6) and float(expected_iso) > 0
@@ -138,6 +138,17 @@ def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> di
     return seen
 
 
+def test_active_terms_follow_the_run_schedule():
+    """mc_from 0.2, iso_until 0.5, cross_from 0.75 of 100 steps: each flag switches at its step;
+    a single frame has no pairs at any step."""
+    cfg = LossConfig(method="ours", mc_from=0.2, iso_until=0.5, cross_from=0.75)
+    at = {it: ActiveTerms.at(cfg, 5, it, 100) for it in (0, 19, 20, 49, 50, 74, 75, 99)}
+    assert [at[it].pairs for it in at] == [False, False, True, True, True, True, True, True]
+    assert [at[it].iso for it in at] == [True, True, True, True, False, False, False, False]
+    assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
+    assert not ActiveTerms.at(cfg, 1, 99, 100).pairs
+
+
 def test_isometry_term_stops_at_iso_until():
     """loss.iso_until=0.5: the isometry term is in the loss during the first half of the run
     only (logged as 0 after it); the metric term stays on after it."""
@@ -148,7 +159,7 @@ def test_isometry_term_stops_at_iso_until():
     seen = _terms_at_steps(cfg, n_frames=4, steps=(0, 4, 5, 9))
     assert all(seen[it]["isometry"] > 0 for it in (0, 4))
     assert all(seen[it]["isometry"] == 0 and seen[it]["metric_consistency"] > 0 for it in (5, 9))
-    assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), True, iso_valid=False)
+    assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), ActiveTerms(iso=False))
 
 
 def test_cross_pair_term_starts_at_cross_from():
@@ -162,7 +173,7 @@ def test_cross_pair_term_starts_at_cross_from():
     assert all(seen[it]["metric_cross"] == 0 and seen[it]["metric_consistency"] > 0 for it in (0, 4))
     assert all(seen[it]["metric_cross"] > 0 for it in (5, 9))
     no_mc = replace(cfg.loss, alpha_mc=0.0)
-    assert not needs_jacobian(no_mc, True, cross_valid=False) and needs_jacobian(no_mc, True)
+    assert not needs_jacobian(no_mc, ActiveTerms(cross=False)) and needs_jacobian(no_mc)
 
 
 def test_normal_motion_penalises_only_the_displacement_across_the_surface():
@@ -178,7 +189,7 @@ def test_normal_motion_penalises_only_the_displacement_across_the_surface():
     assert float(normal_motion(a, b, jac, jac)) == pytest.approx(0.01, rel=1e-5)
     assert float(normal_motion(a, a + torch.tensor([0.5, -0.4, 0.0]), jac, jac)) == pytest.approx(0.0, abs=1e-12)
     cfg = LossConfig(method="ours", motion_component="normal", alpha_motion=1.0, alpha_mc=0.0)
-    assert needs_jacobian(cfg, True) and not needs_jacobian(cfg, False)
+    assert needs_jacobian(cfg) and not needs_jacobian(cfg, ActiveTerms(pairs=False))
     xyz = torch.cat([a[:1], b[:1]]).requires_grad_(True)
     jj = torch.cat([jac[:1], jac[:1]]).requires_grad_(True)
     loss, t = step_loss(xyz, jj, torch.rand(2, 20, 3), cfg)
@@ -203,8 +214,8 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     assert float(t["metric_consistency"]) == 0 and float(t["metric_cross"]) == pytest.approx(9.0)
     assert float(loss) == pytest.approx(float(t["chamfer"]) + 0.05 * 9.0, rel=1e-6)
     # the Jacobian is needed for the cross term alone; without pairs the term is off and logged 0
-    assert needs_jacobian(LossConfig(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05), True)
-    loss, t = step_loss(xyz, None, clouds, replace(cfg, alpha_mc=0.0), pairs_valid=False)
+    assert needs_jacobian(LossConfig(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05))
+    loss, t = step_loss(xyz, None, clouds, replace(cfg, alpha_mc=0.0), active=ActiveTerms(pairs=False))
     assert float(t["metric_cross"]) == 0 and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
     assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
@@ -251,7 +262,7 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
     # off by default for the baselines, 0.1 for ours; zero (not a pair term) when there are no pairs
     assert "motion" not in step_loss(xyz, None, clouds, LossConfig(method="atlasnet"))[1]
     assert [LossConfig(method=m).motion_weight() for m in ("ours", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
-    _, t = step_loss(xyz, None, clouds, LossConfig(method="atlasnet", alpha_motion=1.0), pairs_valid=False)
+    _, t = step_loss(xyz, None, clouds, LossConfig(method="atlasnet", alpha_motion=1.0), active=ActiveTerms(pairs=False))
     assert float(t["motion"]) == 0.0
     with pytest.raises(ValueError, match="alpha_motion"):
         LossConfig(alpha_motion=-1.0)

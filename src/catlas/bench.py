@@ -23,7 +23,7 @@ from catlas.config import FitConfig, make_config, merge_dicts
 from catlas.errors import CatlasError
 from catlas.run import resolve_device
 from catlas.train.loop import TrainState, new_state, training_step
-from catlas.train.objectives import jacobian_samples
+from catlas.train.objectives import ActiveTerms, jacobian_samples
 from catlas.train.threads import fit_threads
 
 
@@ -51,7 +51,7 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     if m.latent == "per_frame":
         enc = 0
     widths = (*m.resolved_decoder_widths(), 3)
-    k = jacobian_samples(cfg.loss, S, P, n_frames > 1)  # tangent samples per patch (2 rows each)
+    k = jacobian_samples(cfg.loss, S, P, ActiveTerms(pairs=n_frames > 1))  # tangent samples per patch (2 rows each)
     first = B * P * C * widths[0] + P * S * 2 * widths[0]
     rest = P * B * (S + 2 * k) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     forward = 2 * (enc + first + rest)

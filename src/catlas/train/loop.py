@@ -22,7 +22,7 @@ from catlas.model import AtlasNetwork
 from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
-from catlas.train.objectives import cross_valid_at, iso_valid_at, jacobian_samples, pairs_valid_at, step_loss
+from catlas.train.objectives import ActiveTerms, jacobian_samples, step_loss
 from catlas.train.pairs import growing_window, sample_pairs, sample_points
 
 
@@ -95,9 +95,7 @@ def training_step(
     """
     tc, lc = cfg.train, cfg.loss
     device = points.device
-    pairs_valid = pairs_valid_at(lc, points.shape[0], state.iteration, tc.iterations)
-    iso_valid = iso_valid_at(lc, state.iteration, tc.iterations)
-    cross_valid = cross_valid_at(lc, state.iteration, tc.iterations)
+    active = ActiveTerms.at(lc, points.shape[0], state.iteration, tc.iterations)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
     frames = _draw_frames(state, tc, lc.tau, points.shape[0], cfg.curriculum()).to(device)
@@ -107,11 +105,11 @@ def training_step(
     model = state.model
     if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
-    n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, pairs_valid, iso_valid, cross_valid)
+    n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, active)
     # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
     xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
-    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, pairs_valid, iso_valid, cross_valid)
+    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -153,8 +151,7 @@ def train(
     """
     tc, lc = cfg.train, cfg.loss
     n_frames = points.shape[0]
-    pairs_valid = n_frames > 1
-    if not pairs_valid and lc.method == "ours":
+    if n_frames < 2 and lc.method == "ours":
         warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
     if lc.method == "dsr" and areas is None:
         raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")

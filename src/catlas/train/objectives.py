@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -14,63 +15,63 @@ from catlas.losses.metric_consistency import cross_pair_metric_consistency, metr
 from catlas.losses.surface_motion import graded_motion, surface_motion
 
 
-def needs_jacobian(cfg: LossConfig, pairs_valid: bool, iso_valid: bool = True,
-                   cross_valid: bool = True) -> bool:
+@dataclass(frozen=True)
+class ActiveTerms:
+    """Which of the scheduled loss terms a step may use (the schedule of one run, at one step).
+
+    pairs: the step has two frames and is past loss.mc_from of the run (metric, motion terms);
+    iso: the step is before loss.iso_until of the run (isometry term);
+    cross: the step is past loss.cross_from of the run (cross-pair metric term).
+    A term also needs its method and a weight > 0; the default is every scheduled term allowed."""
+
+    pairs: bool = True
+    iso: bool = True
+    cross: bool = True
+
+    @classmethod
+    def at(cls, cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> ActiveTerms:
+        """The terms allowed at step ``iteration`` of ``iterations`` of a fit of ``n_frames``."""
+        return cls(pairs=n_frames > 1 and iteration >= int(cfg.mc_from * iterations),
+                   iso=iteration < int(cfg.iso_until * iterations),
+                   cross=iteration >= int(cfg.cross_from * iterations))
+
+
+ALL_TERMS = ActiveTerms()
+
+
+def needs_jacobian(cfg: LossConfig, active: ActiveTerms = ALL_TERMS) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
-    term has pairs and a weight, or its isometry term a weight and iso_valid; any method whose
+    term has pairs and a weight, or its isometry term a weight and is active; any method whose
     motion term is on with loss.motion_component = normal (it needs the normals); dsr: only
-    with a weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does).
-
-    pairs_valid: the step has frame pairs and is past loss.mc_from of the run;
-    iso_valid: the step is before loss.iso_until of the run (see :func:`iso_valid_at`);
-    cross_valid: the step is past loss.cross_from of the run (see :func:`cross_valid_at`)."""
-    return (_metric_term_on(cfg, pairs_valid) or _cross_term_on(cfg, pairs_valid and cross_valid)
-            or _dsr_terms_on(cfg)
-            or _iso_term_on(cfg, iso_valid) or _normal_motion_on(cfg, pairs_valid))
+    with a weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does)."""
+    return (_metric_term_on(cfg, active) or _cross_term_on(cfg, active) or _dsr_terms_on(cfg)
+            or _iso_term_on(cfg, active) or _normal_motion_on(cfg, active))
 
 
-def _normal_motion_on(cfg: LossConfig, pairs_valid: bool) -> bool:
-    return cfg.motion_component == "normal" and pairs_valid and cfg.motion_weight() > 0
+def _normal_motion_on(cfg: LossConfig, active: ActiveTerms) -> bool:
+    return cfg.motion_component == "normal" and active.pairs and cfg.motion_weight() > 0
 
 
-def _metric_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
-    return cfg.method == "ours" and pairs_valid and cfg.alpha_mc > 0
+def _metric_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
+    return cfg.method == "ours" and active.pairs and cfg.alpha_mc > 0
 
 
-def _cross_term_on(cfg: LossConfig, pairs_valid: bool) -> bool:
-    return cfg.method == "ours" and pairs_valid and cfg.alpha_mc_cross > 0
+def _cross_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
+    return cfg.method == "ours" and active.pairs and active.cross and cfg.alpha_mc_cross > 0
 
 
-def _iso_term_on(cfg: LossConfig, iso_valid: bool) -> bool:
-    return cfg.method == "ours" and cfg.alpha_iso > 0 and iso_valid
-
-
-def pairs_valid_at(cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> bool:
-    """Whether the pair terms (metric consistency, motion) are on at step ``iteration`` of
-    ``iterations``: they need two frames and wait for loss.mc_from of the run."""
-    return n_frames > 1 and iteration >= int(cfg.mc_from * iterations)
-
-
-def iso_valid_at(cfg: LossConfig, iteration: int, iterations: int) -> bool:
-    """Whether the isometry term may be on at step ``iteration`` of ``iterations``: before
-    loss.iso_until of the run."""
-    return iteration < int(cfg.iso_until * iterations)
-
-
-def cross_valid_at(cfg: LossConfig, iteration: int, iterations: int) -> bool:
-    """Whether the cross-pair metric term may be on at step ``iteration`` of ``iterations``:
-    from loss.cross_from of the run."""
-    return iteration >= int(cfg.cross_from * iterations)
+def _iso_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
+    return cfg.method == "ours" and cfg.alpha_iso > 0 and active.iso
 
 
 def _dsr_terms_on(cfg: LossConfig) -> bool:
     return cfg.method == "dsr" and cfg.alpha_dsr > 0
 
 
-def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int, pairs_valid: bool,
-                     iso_valid: bool = True, cross_valid: bool = True) -> int:
+def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int,
+                     active: ActiveTerms = ALL_TERMS) -> int:
     """UV samples per patch at which a step needs the Jacobian (0 = none)."""
-    if not needs_jacobian(cfg, pairs_valid, iso_valid, cross_valid):
+    if not needs_jacobian(cfg, active):
         return 0
     if cfg.metric_samples is None:
         return per_patch
@@ -116,16 +117,14 @@ def step_loss(
     clouds: torch.Tensor,
     cfg: LossConfig,
     target_area: torch.Tensor | None = None,
-    pairs_valid: bool = True,
-    iso_valid: bool = True,
-    cross_valid: bool = True,
+    active: ActiveTerms = ALL_TERMS,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
     xyz: (B, P, S, 3) decoded points, frames laid out as pairs [i1, j1, i2, j2, ...];
     jac: (B, P, S, 3, 2) or None; clouds: (B, N, 3) the target clouds;
     target_area: (B,) surface area per frame (dsr only), normalised units;
-    pairs_valid / iso_valid / cross_valid: see :func:`needs_jacobian`. A term of the method
+    active: the scheduled terms allowed this step (:class:`ActiveTerms`). A term of the method
     that is off this step is logged as 0, so losses.csv keeps its columns.
     """
     B = xyz.shape[0]
@@ -135,14 +134,14 @@ def step_loss(
     if cfg.method == "ours":
         fff = first_fundamental_form(jac) if jac is not None else None
         # the metric term's column is always logged (0 with one frame, before mc_from, alpha_mc=0)
-        loss = _add_term(loss, terms, "metric_consistency", cfg.alpha_mc, _metric_term_on(cfg, pairs_valid),
+        loss = _add_term(loss, terms, "metric_consistency", cfg.alpha_mc, _metric_term_on(cfg, active),
                          lambda: metric_consistency(_given(fff)[0::2], _given(fff)[1::2]))
         if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
             loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
-                             _cross_term_on(cfg, pairs_valid and cross_valid),
+                             _cross_term_on(cfg, active),
                              lambda: cross_pair_metric_consistency(_given(fff)))
         if cfg.alpha_iso > 0:
-            loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, iso_valid),
+            loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
                              lambda: _scaled_isometry(_given(fff)))
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
@@ -151,6 +150,6 @@ def step_loss(
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
     if cfg.motion_weight() > 0:
-        loss = _add_term(loss, terms, "motion", cfg.motion_weight(), pairs_valid, lambda: _motion(xyz, jac, cfg))
+        loss = _add_term(loss, terms, "motion", cfg.motion_weight(), active.pairs, lambda: _motion(xyz, jac, cfg))
     terms["loss"] = loss.detach()
     return loss, terms
