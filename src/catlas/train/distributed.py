@@ -8,7 +8,10 @@ r then decodes only pairs ``[r * p, (r + 1) * p)`` with ``p = pairs_per_step / N
 Why the gradient equals the single-process one: the Chamfer and metric-consistency losses are
 plain means over the batch with the same number of terms per frame/pair, so the full-batch
 loss is exactly the mean of the N per-process losses, and DDP's gradient average (all-reduce
-sum / N) is its gradient. Only float rounding differs (summation order). Logged losses are
+sum / N) is its gradient. The cross-pair metric term (loss.alpha_mc_cross) compares frames of
+different pairs, so each process computes it on the whole batch's metric tensors, gathered with
+autograd (:meth:`DataParallel.gather`): the same value on every process, and a gradient whose
+DDP average is the single-process one. Only float rounding differs (summation order). Logged losses are
 all-reduced the same way at log steps only (no extra per-step sync).
 
 ``dsr`` is refused: its E/G terms use means over the whole batch (E_bar, G_bar), which are not
@@ -71,11 +74,6 @@ class DataParallel:
         if cfg.loss.method == "ours" and cfg.loss.alpha_iso > 0:
             raise CatlasError("loss.alpha_iso > 0 is not supported data-parallel (DSR's E/G terms "
                               "use batch-wide means); run it in a single process or set it to 0")
-        if cfg.loss.method == "ours" and cfg.loss.alpha_mc_cross > 0:
-            raise CatlasError("loss.alpha_mc_cross > 0 (on in the fast and demo presets) is not "
-                              "supported data-parallel (it compares frames of different pairs, which "
-                              "the processes split); add --set loss.alpha_mc_cross=0 or run in a "
-                              "single process")
         if cfg.train.pairs_per_step % self.world_size:
             raise CatlasError(f"train.pairs_per_step={cfg.train.pairs_per_step} must be divisible by "
                               f"the number of processes ({self.world_size})")
@@ -111,6 +109,15 @@ class DataParallel:
         dist.all_reduce(flat)
         flat /= self.world_size
         return dict(zip(keys, flat.unbind()))
+
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """The whole batch (B, ...) from this rank's share (B / world_size, ...), in rank order
+        (the shards are contiguous, so this is the single-process layout). Differentiable: the
+        backward sums every rank's gradient of its copy into the share, so after DDP's average
+        the gradient is the single-process one."""
+        from torch.distributed.nn.functional import all_gather
+
+        return torch.cat(all_gather(t.contiguous()), dim=0)
 
     def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any rank (CPU/gloo collective)."""

@@ -109,7 +109,8 @@ def training_step(
     # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
     xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
-    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active)
+    loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active,
+                              gather=state.parallel.gather if state.parallel is not None else None)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()

@@ -91,6 +91,11 @@ def _given(t: torch.Tensor | None) -> torch.Tensor:
     return t
 
 
+def _whole(t: torch.Tensor, gather: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+    """The whole batch of ``t`` (B, ...): ``t`` itself in a single process."""
+    return t if gather is None else gather(t)
+
+
 def _motion(xyz: torch.Tensor, jac: torch.Tensor | None, cfg: LossConfig) -> torch.Tensor:
     """The surface-motion term of the pairs [i1, j1, ...] of xyz (B, P, S, 3): full or graded."""
     if cfg.motion_component == "normal":
@@ -118,6 +123,7 @@ def step_loss(
     cfg: LossConfig,
     target_area: torch.Tensor | None = None,
     active: ActiveTerms = ALL_TERMS,
+    gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
@@ -126,6 +132,8 @@ def step_loss(
     target_area: (B,) surface area per frame (dsr only), normalised units;
     active: the scheduled terms allowed this step (:class:`ActiveTerms`). A term of the method
     that is off this step is logged as 0, so losses.csv keeps its columns.
+    gather: data-parallel only: the whole batch's tensor (concatenated over processes, with
+    autograd) from this process' share; the cross-pair term compares frames of every process.
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -139,7 +147,7 @@ def step_loss(
         if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
             loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
                              _cross_term_on(cfg, active),
-                             lambda: cross_pair_metric_consistency(_given(fff)))
+                             lambda: cross_pair_metric_consistency(_whole(_given(fff), gather)))
         if cfg.alpha_iso > 0:
             loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
                              lambda: _scaled_isometry(_given(fff)))
