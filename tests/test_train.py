@@ -579,8 +579,8 @@ def test_encoder_sees_the_first_encoder_points_and_chamfer_all(example_dir, tmp_
                         lambda pts: (seen.__setitem__("encoder", tuple(pts.shape)), encode(pts))[1])
     step_loss_ = loop.step_loss
     monkeypatch.setattr(loop, "step_loss",
-                        lambda xyz, jac, clouds, *a: (seen.__setitem__("chamfer", tuple(clouds.shape)),
-                                                      step_loss_(xyz, jac, clouds, *a))[1])
+                        lambda xyz, jac, clouds, *a, **k: (seen.__setitem__("chamfer", tuple(clouds.shape)),
+                                                           step_loss_(xyz, jac, clouds, *a, **k))[1])
     points = torch.rand(6, 400, 3)
     loop.training_step(state, cfg, points, None, 1e-3)
     assert seen == {"encoder": (4, 50, 3), "chamfer": (4, 200, 3)}
