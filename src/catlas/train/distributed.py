@@ -115,9 +115,7 @@ class DataParallel:
         (the shards are contiguous, so this is the single-process layout). Differentiable: the
         backward sums every rank's gradient of its copy into the share, so after DDP's average
         the gradient is the single-process one."""
-        from torch.distributed.nn.functional import all_gather
-
-        return torch.cat(all_gather(t.contiguous()), dim=0)
+        return _GatherWithGrad.apply(t, self.rank, self.world_size)
 
     def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any rank (CPU/gloo collective)."""
@@ -133,6 +131,25 @@ class DataParallel:
         if iteration % max(every, 1):
             return False
         return self.any(local())
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather along dim 0 whose backward sums the ranks' gradients of the whole batch
+    (all-reduce) and keeps this rank's rows: plain all_gather and all_reduce only, which gloo
+    and NCCL both have."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:  # noqa: D102
+        ctx.rank, ctx.rows = rank, t.shape[0]
+        parts = [torch.empty_like(t) for _ in range(world_size)]
+        dist.all_gather(parts, t.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: D102
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows], None, None
 
 
 def frame_shard(pairs_per_step: int, rank: int, world_size: int) -> slice:
