@@ -220,6 +220,39 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
         LossConfig(alpha_mc_cross=-0.1)
+    # loss.cross_max_gap: pairs at frames (0, 1) and (3, 4), gap 2: only (1, 3) is compared
+    near = replace(cfg, cross_max_gap=2)
+    _, t = step_loss(xyz, jac, clouds, near, frames=torch.tensor([0, 1, 3, 4]))
+    assert float(t["metric_cross"]) == pytest.approx(9.0)
+    _, t = step_loss(xyz, jac, clouds, near, frames=torch.tensor([0, 1, 8, 9]))
+    assert float(t["metric_cross"]) == 0.0
+    with pytest.raises(ValueError, match="cross_max_gap"):
+        LossConfig(cross_max_gap=-1)
+
+
+def test_training_step_gives_the_cross_term_the_drawn_frames(monkeypatch):
+    """With loss.cross_max_gap the cross-pair term sees the frame indices the step drew."""
+    import catlas.train.loop as loop
+
+    seen, drawn = [], []
+    real_loss, real_draw = loop.step_loss, loop._draw_frames
+
+    def spy_loss(*args, **kwargs):
+        seen.append(kwargs.get("frames"))
+        return real_loss(*args, **kwargs)
+
+    def spy_draw(*args, **kwargs):
+        drawn.append(real_draw(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(loop, "step_loss", spy_loss)
+    monkeypatch.setattr(loop, "_draw_frames", spy_draw)
+    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_max_gap": 3},
+                               "train": {"iterations": 3, "pairs_per_step": 2}})
+    state = loop.new_state(cfg, torch.device("cpu"), 8)
+    terms = loop.training_step(state, cfg, torch.rand(8, 400, 3), None, 1e-3)
+    assert seen[0] is not None and torch.equal(seen[0], drawn[0]) and seen[0].shape == (4,)
+    assert torch.isfinite(terms["metric_cross"])
 
 
 def test_graded_motion_charges_a_slide_at_the_tangent_fraction():

@@ -124,6 +124,7 @@ def step_loss(
     target_area: torch.Tensor | None = None,
     active: ActiveTerms = ALL_TERMS,
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    frames: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
@@ -134,6 +135,8 @@ def step_loss(
     that is off this step is logged as 0, so losses.csv keeps its columns.
     gather: data-parallel only: the whole batch's tensor (concatenated over processes, with
     autograd) from this process' share; the cross-pair term compares frames of every process.
+    frames: (B_all,) the frame indices of the whole batch (every process' frames; the cross term
+    with loss.cross_max_gap > 0 needs them).
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -147,7 +150,10 @@ def step_loss(
         if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
             loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
                              _cross_term_on(cfg, active),
-                             lambda: cross_pair_metric_consistency(_whole(_given(fff), gather)))
+                             lambda: cross_pair_metric_consistency(
+                                 _whole(_given(fff), gather),
+                                 frames.tolist() if frames is not None and cfg.cross_max_gap else None,
+                                 cfg.cross_max_gap))
         if cfg.alpha_iso > 0:
             loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
                              lambda: _scaled_isometry(_given(fff)))
