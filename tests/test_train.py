@@ -146,7 +146,12 @@ def test_active_terms_follow_the_run_schedule():
     assert [at[it].pairs for it in at] == [False, False, True, True, True, True, True, True]
     assert [at[it].iso for it in at] == [True, True, True, True, False, False, False, False]
     assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
+    assert all(at[it].cross_gap == 0 for it in at)
     assert not ActiveTerms.at(cfg, 1, 99, 100).pairs
+    # cross_early_gap 4: the term runs from the first step, limited to frames 4 apart until 75 %
+    early = {it: ActiveTerms.at(replace(cfg, cross_early_gap=4), 5, it, 100) for it in (0, 74, 75, 99)}
+    assert all(early[it].cross for it in early)
+    assert [early[it].cross_gap for it in early] == [4, 4, 0, 0]
 
 
 def test_isometry_term_stops_at_iso_until():
@@ -220,18 +225,20 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
         LossConfig(alpha_mc_cross=-0.1)
-    # loss.cross_max_gap: pairs at frames (0, 1) and (3, 4), gap 2: only (1, 3) is compared
-    near = replace(cfg, cross_max_gap=2)
-    _, t = step_loss(xyz, jac, clouds, near, frames=torch.tensor([0, 1, 3, 4]))
+    # limited to near frames (loss.cross_early_gap before cross_from): pairs at frames (0, 1)
+    # and (3, 4), gap 2: only (1, 3) is compared; pairs 7 apart: nothing
+    near = ActiveTerms(cross_gap=2)
+    _, t = step_loss(xyz, jac, clouds, cfg, active=near, frames=torch.tensor([0, 1, 3, 4]))
     assert float(t["metric_cross"]) == pytest.approx(9.0)
-    _, t = step_loss(xyz, jac, clouds, near, frames=torch.tensor([0, 1, 8, 9]))
+    _, t = step_loss(xyz, jac, clouds, cfg, active=near, frames=torch.tensor([0, 1, 8, 9]))
     assert float(t["metric_cross"]) == 0.0
-    with pytest.raises(ValueError, match="cross_max_gap"):
-        LossConfig(cross_max_gap=-1)
+    with pytest.raises(ValueError, match="cross_early_gap"):
+        LossConfig(cross_early_gap=-1)
 
 
 def test_training_step_gives_the_cross_term_the_drawn_frames(monkeypatch):
-    """With loss.cross_max_gap the cross-pair term sees the frame indices the step drew."""
+    """Before cross_from with loss.cross_early_gap, the cross-pair term sees the frame indices
+    the step drew."""
     import catlas.train.loop as loop
 
     seen, drawn = [], []
@@ -247,7 +254,7 @@ def test_training_step_gives_the_cross_term_the_drawn_frames(monkeypatch):
 
     monkeypatch.setattr(loop, "step_loss", spy_loss)
     monkeypatch.setattr(loop, "_draw_frames", spy_draw)
-    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_max_gap": 3},
+    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_early_gap": 3, "cross_from": 0.5},
                                "train": {"iterations": 3, "pairs_per_step": 2}})
     state = loop.new_state(cfg, torch.device("cpu"), 8)
     terms = loop.training_step(state, cfg, torch.rand(8, 400, 3), None, 1e-3)

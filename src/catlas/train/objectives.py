@@ -21,19 +21,25 @@ class ActiveTerms:
 
     pairs: the step has two frames and is past loss.mc_from of the run (metric, motion terms);
     iso: the step is before loss.iso_until of the run (isometry term);
-    cross: the step is past loss.cross_from of the run (cross-pair metric term).
+    cross: the step is past loss.cross_from of the run, or before it with loss.cross_early_gap
+    set (cross-pair metric term);
+    cross_gap: the cross-pair term compares only frames at most this many apart (0 = any):
+    loss.cross_early_gap before loss.cross_from, 0 after.
     A term also needs its method and a weight > 0; the default is every scheduled term allowed."""
 
     pairs: bool = True
     iso: bool = True
     cross: bool = True
+    cross_gap: int = 0
 
     @classmethod
     def at(cls, cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> ActiveTerms:
         """The terms allowed at step ``iteration`` of ``iterations`` of a fit of ``n_frames``."""
+        late = iteration >= int(cfg.cross_from * iterations)
         return cls(pairs=n_frames > 1 and iteration >= int(cfg.mc_from * iterations),
                    iso=iteration < int(cfg.iso_until * iterations),
-                   cross=iteration >= int(cfg.cross_from * iterations))
+                   cross=late or cfg.cross_early_gap > 0,
+                   cross_gap=0 if late else cfg.cross_early_gap)
 
 
 ALL_TERMS = ActiveTerms()
@@ -136,7 +142,7 @@ def step_loss(
     gather: data-parallel only: the whole batch's tensor (concatenated over processes, with
     autograd) from this process' share; the cross-pair term compares frames of every process.
     frames: (B_all,) the frame indices of the whole batch (every process' frames; the cross term
-    with loss.cross_max_gap > 0 needs them).
+    needs them while it is limited to near frames, active.cross_gap > 0).
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -152,8 +158,8 @@ def step_loss(
                              _cross_term_on(cfg, active),
                              lambda: cross_pair_metric_consistency(
                                  _whole(_given(fff), gather),
-                                 frames.tolist() if frames is not None and cfg.cross_max_gap else None,
-                                 cfg.cross_max_gap))
+                                 frames.tolist() if frames is not None and active.cross_gap else None,
+                                 active.cross_gap))
         if cfg.alpha_iso > 0:
             loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
                              lambda: _scaled_isometry(_given(fff)))
