@@ -217,20 +217,3 @@ def test_cross_pair_metric_consistency_compares_frames_of_different_pairs_only()
     torch.testing.assert_close(cross_pair_metric_consistency(fff[:2]), torch.tensor(0.0))
     with pytest.raises(ValueError, match="B even"):
         cross_pair_metric_consistency(fff[:3])
-
-
-def test_cross_pair_metric_consistency_with_max_gap_compares_near_frames_only():
-    from catlas.losses import cross_pair_metric_consistency
-
-    # E = 0, 0 | 1, 1 | 3, 3 for pairs at frames (0, 1), (5, 6), (20, 21)
-    e = torch.tensor([0.0, 0.0, 1.0, 1.0, 3.0, 3.0]).view(6, 1, 1, 1)
-    fff = torch.cat([e.expand(6, 2, 4, 1), torch.zeros(6, 2, 4, 2)], dim=-1)
-    frames = [0, 1, 5, 6, 20, 21]
-    # gap 5: (0, 5), (1, 5), (1, 6) only, each (0 - 1)^2
-    torch.testing.assert_close(cross_pair_metric_consistency(fff, frames, 5), torch.tensor(1.0))
-    # gap 20: all 4 of pairs 1-2 (1 each), 3 of pairs 1-3 ((0, 21) is 21 apart; 9 each), all 4 of 2-3
-    torch.testing.assert_close(cross_pair_metric_consistency(fff, frames, 20), torch.tensor(47.0 / 11.0))
-    torch.testing.assert_close(cross_pair_metric_consistency(fff, frames, 1), torch.tensor(0.0))
-    assert cross_pair_metric_consistency(fff, frames, 0) == cross_pair_metric_consistency(fff)
-    with pytest.raises(ValueError, match="frame indices"):
-        cross_pair_metric_consistency(fff, None, 5)

@@ -146,12 +146,7 @@ def test_active_terms_follow_the_run_schedule():
     assert [at[it].pairs for it in at] == [False, False, True, True, True, True, True, True]
     assert [at[it].iso for it in at] == [True, True, True, True, False, False, False, False]
     assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
-    assert all(at[it].cross_gap == 0 for it in at)
     assert not ActiveTerms.at(cfg, 1, 99, 100).pairs
-    # cross_early_gap 4: the term runs from the first step, limited to frames 4 apart until 75 %
-    early = {it: ActiveTerms.at(replace(cfg, cross_early_gap=4), 5, it, 100) for it in (0, 74, 75, 99)}
-    assert all(early[it].cross for it in early)
-    assert [early[it].cross_gap for it in early] == [4, 4, 0, 0]
 
 
 def test_isometry_term_stops_at_iso_until():
@@ -225,41 +220,6 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
         LossConfig(alpha_mc_cross=-0.1)
-    # limited to near frames (loss.cross_early_gap before cross_from): pairs at frames (0, 1)
-    # and (3, 4), gap 2: only (1, 3) is compared; pairs 7 apart: nothing
-    near = ActiveTerms(cross_gap=2)
-    _, t = step_loss(xyz, jac, clouds, cfg, active=near, frames=torch.tensor([0, 1, 3, 4]))
-    assert float(t["metric_cross"]) == pytest.approx(9.0)
-    _, t = step_loss(xyz, jac, clouds, cfg, active=near, frames=torch.tensor([0, 1, 8, 9]))
-    assert float(t["metric_cross"]) == 0.0
-    with pytest.raises(ValueError, match="cross_early_gap"):
-        LossConfig(cross_early_gap=-1)
-
-
-def test_training_step_gives_the_cross_term_the_drawn_frames(monkeypatch):
-    """Before cross_from with loss.cross_early_gap, the cross-pair term sees the frame indices
-    the step drew."""
-    import catlas.train.loop as loop
-
-    seen, drawn = [], []
-    real_loss, real_draw = loop.step_loss, loop._draw_frames
-
-    def spy_loss(*args, **kwargs):
-        seen.append(kwargs.get("frames"))
-        return real_loss(*args, **kwargs)
-
-    def spy_draw(*args, **kwargs):
-        drawn.append(real_draw(*args, **kwargs))
-        return drawn[-1]
-
-    monkeypatch.setattr(loop, "step_loss", spy_loss)
-    monkeypatch.setattr(loop, "_draw_frames", spy_draw)
-    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_early_gap": 3, "cross_from": 0.5},
-                               "train": {"iterations": 3, "pairs_per_step": 2}})
-    state = loop.new_state(cfg, torch.device("cpu"), 8)
-    terms = loop.training_step(state, cfg, torch.rand(8, 400, 3), None, 1e-3)
-    assert seen[0] is not None and torch.equal(seen[0], drawn[0]) and seen[0].shape == (4,)
-    assert torch.isfinite(terms["metric_cross"])
 
 
 def test_graded_motion_charges_a_slide_at_the_tangent_fraction():
@@ -314,6 +274,7 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d["loss"]["mc_pairs"] = "drawn"
     d["train"]["grow_copy_code"] = False
     d["train"]["grow_sampling"] = "balanced"
+    d["loss"]["cross_early_gap"] = 0
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):

@@ -94,12 +94,6 @@ class LossConfig:
     cross_from: float = 0.0
     """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off, e.g. 0.75
     to start it when the curriculum's growth ends (0 = from the first step with pairs)."""
-    cross_early_gap: int = 0
-    """Before cross_from, the cross-pair term also runs, comparing only frames at most this many
-    frames apart in the sequence (0 = off before cross_from): during the curriculum's growth it
-    ties a frame that enters the window to frames a few steps inside it, without pulling the
-    metrics of distant, differently posed frames together. From cross_from on it compares any
-    two frames of different pairs."""
     mc_from: float = 0.0
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
@@ -156,8 +150,6 @@ class LossConfig:
             raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
         if self.alpha_mc_cross < 0:
             raise ValueError(f"alpha_mc_cross must be >= 0, got {self.alpha_mc_cross}")
-        if self.cross_early_gap < 0:
-            raise ValueError(f"cross_early_gap must be >= 0, got {self.cross_early_gap}")
         if not 0.0 <= self.cross_from <= 1.0:
             raise ValueError(f"cross_from must be a fraction in [0, 1], got {self.cross_from}")
         if self.alpha_iso < 0:
@@ -428,6 +420,7 @@ REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
     ("loss", "alpha_accel"): (0.0, "56c8d32"),
     ("train", "grow_copy_code"): (False, "d2c65a4"),
     ("train", "grow_sampling"): ("balanced", "39817fe"),
+    ("loss", "cross_early_gap"): (0, "a9d0c47"),
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch import Tensor
 
 __all__ = ["cross_pair_metric_consistency", "metric_consistency"]
@@ -29,7 +27,7 @@ def metric_consistency(fff_a: Tensor, fff_b: Tensor) -> Tensor:
     return (d2[..., 0] + 2.0 * d2[..., 1] + d2[..., 2]).mean()
 
 
-def cross_pair_metric_consistency(fff: Tensor, frames: Sequence[int] | None = None, max_gap: int = 0) -> Tensor:
+def cross_pair_metric_consistency(fff: Tensor) -> Tensor:
     """L_mc between the frames of *different* pairs of a batch laid out [i1, j1, i2, j2, ...].
 
     A step's pairs are neighbours (|i - j| <= tau); their first frames are drawn independently,
@@ -37,13 +35,9 @@ def cross_pair_metric_consistency(fff: Tensor, frames: Sequence[int] | None = No
     at the same uv samples ties distant frames together at no extra decoding cost (a catlas
     addition, loss.alpha_mc_cross). Mean of :func:`metric_consistency` over every frame a of one
     pair and b of a later pair ((B/2)(B/2 - 1) * 2 comparisons; 0 with a single pair).
-    With ``max_gap`` > 0 only frames at most ``max_gap`` apart in the sequence are compared
-    (``frames`` gives each row's frame index); 0 when no comparison is left.
 
     Args:
         fff: ``(B, ..., 3)`` (E, F, G) of the B frames of a step, B even, at the same uv samples.
-        frames: the B frame indices (needed with max_gap > 0).
-        max_gap: 0 = compare every frame of one pair with every frame of another.
 
     Returns:
         scalar tensor.
@@ -52,10 +46,6 @@ def cross_pair_metric_consistency(fff: Tensor, frames: Sequence[int] | None = No
         raise ValueError(f"expected (B, ..., 3) with B even, got {tuple(fff.shape)}")
     b = fff.shape[0]
     across = [(a, c) for a in range(b) for c in range(b) if c // 2 > a // 2]  # pair of a < pair of c
-    if max_gap > 0:
-        if frames is None or len(frames) != b:
-            raise ValueError(f"max_gap needs the {b} frame indices of the batch, got {frames!r}")
-        across = [(a, c) for a, c in across if abs(int(frames[a]) - int(frames[c])) <= max_gap]
     if not across:
         return fff.new_zeros(())
     a_idx, c_idx = (list(t) for t in zip(*across))

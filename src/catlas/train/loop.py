@@ -102,7 +102,7 @@ def training_step(
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
-    model, batch_frames = state.model, frames
+    model = state.model
     if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
     n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, active)
@@ -110,8 +110,7 @@ def training_step(
     xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
     target_area = areas[frames] if areas is not None else None
     loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active,
-                              gather=state.parallel.gather if state.parallel is not None else None,
-                              frames=batch_frames)
+                              gather=state.parallel.gather if state.parallel is not None else None)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()

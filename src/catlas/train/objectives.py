@@ -21,25 +21,19 @@ class ActiveTerms:
 
     pairs: the step has two frames and is past loss.mc_from of the run (metric, motion terms);
     iso: the step is before loss.iso_until of the run (isometry term);
-    cross: the step is past loss.cross_from of the run, or before it with loss.cross_early_gap
-    set (cross-pair metric term);
-    cross_gap: the cross-pair term compares only frames at most this many apart (0 = any):
-    loss.cross_early_gap before loss.cross_from, 0 after.
+    cross: the step is past loss.cross_from of the run (cross-pair metric term).
     A term also needs its method and a weight > 0; the default is every scheduled term allowed."""
 
     pairs: bool = True
     iso: bool = True
     cross: bool = True
-    cross_gap: int = 0
 
     @classmethod
     def at(cls, cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> ActiveTerms:
         """The terms allowed at step ``iteration`` of ``iterations`` of a fit of ``n_frames``."""
-        late = iteration >= int(cfg.cross_from * iterations)
         return cls(pairs=n_frames > 1 and iteration >= int(cfg.mc_from * iterations),
                    iso=iteration < int(cfg.iso_until * iterations),
-                   cross=late or cfg.cross_early_gap > 0,
-                   cross_gap=0 if late else cfg.cross_early_gap)
+                   cross=iteration >= int(cfg.cross_from * iterations))
 
 
 ALL_TERMS = ActiveTerms()
@@ -130,7 +124,6 @@ def step_loss(
     target_area: torch.Tensor | None = None,
     active: ActiveTerms = ALL_TERMS,
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    frames: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
@@ -141,8 +134,6 @@ def step_loss(
     that is off this step is logged as 0, so losses.csv keeps its columns.
     gather: data-parallel only: the whole batch's tensor (concatenated over processes, with
     autograd) from this process' share; the cross-pair term compares frames of every process.
-    frames: (B_all,) the frame indices of the whole batch (every process' frames; the cross term
-    needs them while it is limited to near frames, active.cross_gap > 0).
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -156,10 +147,7 @@ def step_loss(
         if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
             loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
                              _cross_term_on(cfg, active),
-                             lambda: cross_pair_metric_consistency(
-                                 _whole(_given(fff), gather),
-                                 frames.tolist() if frames is not None and active.cross_gap else None,
-                                 active.cross_gap))
+                             lambda: cross_pair_metric_consistency(_whole(_given(fff), gather)))
         if cfg.alpha_iso > 0:
             loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
                              lambda: _scaled_isometry(_given(fff)))
