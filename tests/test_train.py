@@ -356,7 +356,7 @@ def test_existing_run_dir_is_protected(example_dir, tmp_path):
     other = tmp_path / "precious"
     other.mkdir()
     (other / "thesis.tex").write_text("do not delete")
-    with pytest.raises(CatlasError, match="not a catlas run"):
+    with pytest.raises(CatlasError, match="not a folder catlas created"):
         catlas.fit(example_dir, other, preset="tiny", overwrite=True, progress=False)
     assert (other / "thesis.tex").exists()
     catlas.fit(example_dir, out, preset="tiny", overrides=_tiny(iterations=3), overwrite=True, progress=False)

@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes (temporary name, then rename) so nothing is half-written."""
+"""Small file helpers: atomic writes (temporary name, then rename) so nothing is half-written.
+Files get the mode a plain ``open()`` would give them (0666 less the process umask)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -36,3 +38,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,24 @@ MESH_DIR = "meshes"
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; anything else as given."""
+    """'auto' -> cuda when available, else cpu; anything else as given, if this machine has it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise CatlasError(f"unknown device {name!r} ({e})") from None
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise CatlasError(f"unknown device {name!r} ({str(e).splitlines()[0]}); "
+                          "use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CatlasError(f"device {name!r}: this PyTorch build or machine has no CUDA GPU; "
+                              "use cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CatlasError(f"device {name!r}: this machine has {torch.cuda.device_count()} "
+                              "CUDA GPU(s)")
+    elif dev.type != "cpu":
+        raise CatlasError(f"device {name!r}: catlas runs on cpu or cuda")
+    return dev
 
 
 @dataclass
@@ -151,4 +163,9 @@ def load_run(path: str | Path, device: str = "cpu", snapshot: int | None = None)
     except RuntimeError as e:
         raise CatlasError(f"{path}: checkpoint does not match {CONFIG} ({str(e).splitlines()[0]})") from None
     model.eval()
-    return Run(path, cfg, seq, model, int(state["iteration"]))
+    iteration = int(state["iteration"])
+    if snapshot is None and iteration < cfg.train.iterations:
+        warnings.warn(f"{path}: the fit stopped at iteration {iteration} of "
+                      f"{cfg.train.iterations}; using that checkpoint (continue it with "
+                      f"catlas fit --resume {path})")
+    return Run(path, cfg, seq, model, iteration)

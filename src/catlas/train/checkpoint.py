@@ -96,8 +96,14 @@ def _verified_load(path: Path, sha256: str | None, record: Path,
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for bad archives / forbidden globals
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CatlasError(f"{path}: not a loadable catlas checkpoint ({first})") from None
+        text = str(e).strip()
+        if "weights_only" in text or "Weights only load failed" in text:
+            # torch's message advises loading with weights_only=False: unsafe for a file that
+            # holds more than weights, so it is not repeated
+            why = "it holds Python objects besides tensors; catlas loads weights only"
+        else:
+            why = text.splitlines()[0] if text else type(e).__name__
+        raise CatlasError(f"{path}: not a loadable catlas checkpoint ({why})") from None
     if not isinstance(state, dict) or "model" not in state or "iteration" not in state:
         raise CatlasError(f"{path}: not a catlas checkpoint (missing model or iteration)")
     return state

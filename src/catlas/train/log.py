@@ -5,18 +5,44 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
+
+LOSSES = "losses.csv"
+
+
+def read_loss_rows(path: Path) -> list[list[str]]:
+    """The rows of a loss log (header first; empty rows dropped); CatlasError naming the file
+    and the row when it is not one catlas wrote (a resume appends to it)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CatlasError(f"{path}: unreadable loss log ({e}); move it away to resume") from None
+    if rows and rows[0][:1] != ["iteration"]:
+        raise CatlasError(f"{path}: not a catlas loss log (first row {','.join(rows[0])[:60]!r}); "
+                          "move it away to resume")
+    for n, r in enumerate(rows[1:], 2):
+        if len(r) != len(rows[0]) or not r[0].isdigit():
+            raise CatlasError(f"{path}: row {n} is garbled ({','.join(r)[:60]!r}); fix the file "
+                              "or move it away to resume")
+    return rows
+
+
+def check_loss_log(run_dir: Path) -> None:
+    """Raise CatlasError if the run's loss log exists and cannot be continued."""
+    if (run_dir / LOSSES).exists():
+        read_loss_rows(run_dir / LOSSES)
 
 
 class LossLog:
     """Appends rows ``iteration, seconds, lr, <terms...>``; on resume, drops rows after ``start``."""
 
     def __init__(self, run_dir: Path, start: int, tensorboard: bool = True) -> None:
-        self.path = run_dir / "losses.csv"
+        self.path = run_dir / LOSSES
         self.columns: list[str] | None = None
         if self.path.exists():
-            with self.path.open(newline="") as f:
-                rows = list(csv.reader(f))
+            rows = read_loss_rows(self.path)
             if rows:
                 self.columns = rows[0]
                 kept = [r for r in rows[1:] if r and int(r[0]) <= start]
