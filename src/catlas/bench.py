@@ -140,6 +140,10 @@ def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = 
     (:func:`time_steps`). variants: name -> extra overrides, each measured beside the plain
     preset (row label ``preset+name``), e.g. ``{"narrow": {"model": {"decoder_widths": [256, 128, 64]}}}``.
     """
+    for option, value, lo, hi in (("--repeats", repeats, 1, 10_000), ("--rounds", rounds, 1, 1_000),
+                                  ("--frames", n_frames, 2, 1_000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise CatlasError(f"{option} must be an integer in [{lo}, {hi}], got {value!r}")
     cfgs: dict[tuple[str, str], FitConfig] = {}
     for preset in presets:
         for vname, vover in {"": {}, **(variants or {})}.items():

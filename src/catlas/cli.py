@@ -8,9 +8,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from catlas.config import METHODS, PRESETS, merge_dicts, parse_override
+import yaml
+
+from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, parse_override
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.errors import CatlasError
+
+MAX_EXAMPLE_FRAMES = 10_000
+"""Most frames ``catlas example`` writes."""
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -23,6 +28,8 @@ def _fit(args: argparse.Namespace) -> int:
     if args.method:
         overrides = merge_dicts(overrides, {"loss": {"method": args.method}})
     if args.iterations is not None:
+        if not 1 <= args.iterations <= MAX_COUNT:
+            raise CatlasError(f"--iterations must be an integer in [1, {MAX_COUNT:_}], got {args.iterations}")
         overrides = merge_dicts(overrides, {"train": {"iterations": args.iterations}})
     if args.minutes is not None:
         if args.resume:
@@ -53,6 +60,8 @@ def _fit(args: argparse.Namespace) -> int:
 def _example(args: argparse.Namespace) -> int:
     from catlas.data import write_example
 
+    if not 1 <= args.frames <= MAX_EXAMPLE_FRAMES:
+        raise CatlasError(f"--frames must be an integer in [1, {MAX_EXAMPLE_FRAMES}], got {args.frames}")
     write_example(Path(args.out), n_frames=args.frames, force=args.force, kind=args.kind)
     print(f"wrote the built-in example {args.kind} ({args.frames} frames) to {args.out}")
     return 0
@@ -75,6 +84,7 @@ def _correspond(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from catlas.evaluate import EvalSettings, evaluate, load_gt
+    from catlas.evaluate.protocol import check_settings
     from catlas.evaluate.report import EVAL_DIR, METRICS_FILE, format_table, write_eval
     from catlas.run import load_run
 
@@ -82,9 +92,10 @@ def _eval(args: argparse.Namespace) -> int:
     if (run_dir / EVAL_DIR / METRICS_FILE).exists() and not args.overwrite:
         raise CatlasError(f"{run_dir / EVAL_DIR / METRICS_FILE}: evaluation exists; "
                           "use --overwrite to replace it")
+    settings = EvalSettings(pairs=args.pairs, seed=args.seed, n_points=args.points)
+    check_settings(settings)  # before loading; evaluate() also checks --points against the patches
     run = load_run(run_dir, device=args.device)
     gt = load_gt(run, args.gt)
-    settings = EvalSettings(pairs=args.pairs, seed=args.seed, n_points=args.points)
     result = evaluate(run, gt, settings)
     out = write_eval(run_dir, result, overwrite=args.overwrite)
     print(format_table(result.summary))
@@ -142,17 +153,17 @@ def _bench(args: argparse.Namespace) -> int:
         if not sep or not name:
             raise CatlasError(f"--variant expects NAME:SECTION.KEY=VALUE, got {text!r}")
         variants[name] = merge_dicts(variants.get(name, {}), parse_override(setting))
-    if args.repeats < 1 or args.rounds < 1 or args.frames < 2:
-        raise CatlasError("--repeats and --rounds must be >= 1 and --frames >= 2")
     print(run_bench(tuple(args.preset), tuple(args.method), repeats=args.repeats, device=args.device,
                     overrides=overrides, variants=variants, rounds=args.rounds, n_frames=args.frames))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from catlas.export.sequence import export_run
+    from catlas.export.sequence import check_fps, check_resolution, export_run
     from catlas.run import load_run
 
+    check_resolution(args.resolution)  # before loading the run (export_run checks them too)
+    check_fps(args.fps)
     run = load_run(args.run_dir, device=args.device)
     written = export_run(run, args.format, out=args.out, resolution=args.resolution,
                          overwrite=args.overwrite, fps=args.fps,
@@ -166,6 +177,18 @@ def _render(args: argparse.Namespace) -> int:
     from catlas.render.sequence import RenderSettings, render_frames
     from catlas.run import load_run
 
+    # checked before anything is loaded (the surface settings, also when --correspondences)
+    settings = RenderSettings(size=args.size, up=args.up, azim=args.azim, elev=args.elev,
+                              fps=args.fps, drop_collapsed=not args.keep_collapsed,
+                              resolution=args.resolution)
+    if args.correspondences:
+        from catlas.render.correspondence import MAX_PANELS
+
+        if not 1 <= args.frames <= MAX_PANELS:
+            raise CatlasError(f"--frames must be an integer in [1, {MAX_PANELS}] (frames shown), "
+                              f"got {args.frames}")
+    elif args.gt:
+        raise CatlasError("--gt is used with --correspondences")
     run = load_run(args.run_dir, device=args.device)
     out = Path(args.out) if args.out else run.path / "render"
     if args.correspondences:
@@ -176,11 +199,6 @@ def _render(args: argparse.Namespace) -> int:
                                        elev=args.elev, overwrite=args.overwrite,
                                        progress=not args.quiet)
     else:
-        if args.gt:
-            raise CatlasError("--gt is used with --correspondences")
-        settings = RenderSettings(size=args.size, up=args.up, azim=args.azim, elev=args.elev,
-                                  fps=args.fps, drop_collapsed=not args.keep_collapsed,
-                                  **({"resolution": args.resolution} if args.resolution else {}))
         paths = render_frames(run, out, gif=args.gif, mp4=args.mp4, settings=settings,
                               overwrite=args.overwrite, progress=not args.quiet)
     print(f"wrote {len(paths)} files to {out}")
@@ -208,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--minutes", type=float,
                        help="a time budget instead: time the step here, then run as many steps as fit "
                             "(recorded in config.yaml and time_budget.json)")
-    f.add_argument("--seed", type=int)
+    f.add_argument("--seed", type=int,
+                   help="random seed of the fit: initial weights, point sampling, pairs (default 0; "
+                        "0 to 4294967295)")
     f.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
     f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set model.n_patches=25 (repeatable)")
@@ -217,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("example", help="write a built-in example sequence (default: a walking creature)")
     e.add_argument("out", help="folder to write the frames to")
-    e.add_argument("--frames", type=int, default=24)
+    e.add_argument("--frames", type=int, default=24, help="number of frames (default 24; 1 to 10000)")
     e.add_argument("--kind", choices=EXAMPLE_KINDS, default="creature",
                    help="creature: a quadruped walking in place; sheet: a sheet rolling into an "
                         "arc; humanoid: a humanoid marching in place with large limb swings")
@@ -225,32 +245,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_example)
 
     c = sub.add_parser("correspond", help="map points of one frame to another through the atlas")
-    c.add_argument("run_dir", metavar="RUN_DIR")
+    c.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     c.add_argument("--from", dest="src", type=int, required=True, metavar="I", help="source frame")
     c.add_argument("--to", dest="dst", type=int, required=True, metavar="J", help="target frame")
     c.add_argument("--points", metavar="FILE",
                    help="query points in input units (.xyz .txt .npy .ply .obj .off); "
                         "default: frame I's stored cloud")
     c.add_argument("--out", required=True, metavar="FILE", help=".npz or .csv")
-    c.add_argument("--samples", type=int, default=3125, help="surface samples per frame")
+    c.add_argument("--samples", type=int, default=3125,
+                   help="surface samples per frame (default 3125, the evaluation protocol's; at least "
+                        "one per patch, at most 100,000)")
     c.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
     c.set_defaults(func=_correspond)
 
     v = sub.add_parser("eval", help="score correspondences and reconstruction (the paper's protocol)")
-    v.add_argument("run_dir", metavar="RUN_DIR")
+    v.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     v.add_argument("--gt", metavar="GT_SEQUENCE",
                    help="GT meshes/vertices (folder or .npy/.npz), same vertex order in every "
                         "frame, input units; default: the vertices stored with the run")
-    v.add_argument("--pairs", type=int, default=500)
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--points", type=int, default=3125, help="predicted points per shape")
+    v.add_argument("--pairs", type=int, default=500,
+                   help="random frame pairs scored (default 500, the paper's; at most 100,000)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the frame-pair draws (default 0)")
+    v.add_argument("--points", type=int, default=3125,
+                   help="predicted points per shape (default 3125, the paper's; at least one per "
+                        "patch, at most 100,000)")
     v.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
     v.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval")
     v.set_defaults(func=_eval)
 
     k = sub.add_parser("compare", help="print evaluated runs side by side")
-    k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    k.add_argument("--convention", choices=("code", "paper"), default="code")
+    k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run folders (catlas eval)")
+    k.add_argument("--convention", choices=("code", "paper"), default="code",
+                   help="metric convention: code (default; the authors' evaluation code, which made "
+                        "the paper's tables) or paper (the formulas of the paper's text)")
     k.add_argument("--baseline", choices=("nearest", "gt-atlas"), nargs="+",
                    help="add reference rows, scored on the first run's GT with the pairs and seed "
                         "of its evaluation: nearest = each GT vertex of frame A -> the nearest GT "
@@ -266,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=5, help="timed steps per configuration and round")
     b.add_argument("--rounds", type=int, default=3,
                    help="rounds; each times every configuration in turn (interleaved)")
-    b.add_argument("--frames", type=int, default=8, help="frames of random clouds (a fit's sequence length)")
+    b.add_argument("--frames", type=int, default=8,
+                   help="frames of random clouds (a fit's sequence length; default 8, 2 to 1000)")
     b.add_argument("--variant", action="append", metavar="NAME:SECTION.KEY=VALUE",
                    help="also time every preset and method with this setting, as rows 'preset+NAME' "
                         "(repeatable; settings with the same NAME combine)")
@@ -276,18 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_bench)
 
     x = sub.add_parser("export", help="write the surface sequence as OBJ/PLY per frame, GLB or PC2")
-    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     x.add_argument("--format", nargs="+", required=True, choices=("obj", "ply", "glb", "pc2"),
                    help="obj/ply: one file per frame; glb: one animated file (morph targets); "
                         "pc2: point cache + the frame-0 OBJ it animates")
-    x.add_argument("--resolution", type=int, metavar="R", help="UV grid per patch (default: the run's)")
+    x.add_argument("--resolution", type=int, metavar="R",
+                   help="UV grid vertices per patch side, 2 to 512 (default: the run's train.mesh_resolution)")
     x.add_argument("--out", metavar="DIR", help="default RUN_DIR/export/FORMAT")
-    x.add_argument("--fps", type=float, default=12.0, help="GLB animation frame rate")
+    x.add_argument("--fps", type=float, default=12.0,
+                   help="GLB animation frame rate, frames per second (default 12; 0.01 to 1000)")
     _add_output_options(x)
     x.set_defaults(func=_export)
 
     r = sub.add_parser("render", help="pictures of the textured reconstruction, GIF/MP4, correspondences")
-    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     r.add_argument("--out", metavar="DIR", help="default RUN_DIR/render")
     r.add_argument("--gif", action="store_true", help="also write surface.gif and side_by_side.gif")
     r.add_argument("--mp4", action="store_true", help="also write surface.mp4 and side_by_side.mp4")
@@ -297,10 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gt", metavar="GT_SEQUENCE",
                    help="GT vertices for the error map (default: those stored with the run)")
     r.add_argument("--reference", type=int, default=0, help="reference frame of --correspondences")
-    r.add_argument("--frames", type=int, default=5, help="frames shown by --correspondences")
-    r.add_argument("--size", type=int, default=480, help="image height and width of one panel")
-    r.add_argument("--resolution", type=int, metavar="R", help="UV grid per patch (default 33)")
-    r.add_argument("--fps", type=float, default=12.0)
+    r.add_argument("--frames", type=int, default=5,
+                   help="frames shown by --correspondences, spread over the sequence (default 5; 1 to 200)")
+    r.add_argument("--size", type=int, default=480,
+                   help="image height and width of one panel, pixels (default 480; 16 to 4096)")
+    r.add_argument("--resolution", type=int, metavar="R",
+                   help="UV grid vertices per patch side, 2 to 512 (default 33)")
+    r.add_argument("--fps", type=float, default=12.0,
+                   help="GIF / MP4 frame rate, frames per second (default 12; 0.01 to 1000)")
     r.add_argument("--up", choices=("x", "y", "z"), default="y", help="world up axis")
     r.add_argument("--azim", type=float, default=35.0, help="camera azimuth, degrees")
     r.add_argument("--elev", type=float, default=20.0, help="camera elevation, degrees")
@@ -317,13 +351,37 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _one_line(text: str) -> str:
+    """A message on one line (a multi-line one joined with spaces)."""
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def os_error_message(e: OSError) -> str:
+    """``PATH: REASON`` (``PATH -> PATH2: REASON`` for a rename or link) of a failed file
+    operation; str(e) when the error names no file."""
+    reason = e.strerror or str(e)
+    if e.filename is not None and e.filename2 is not None:
+        return _one_line(f"{e.filename} -> {e.filename2}: {reason}")
+    if e.filename is not None:
+        return _one_line(f"{e.filename}: {reason}")
+    return _one_line(str(e) or type(e).__name__)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.formatwarning = lambda msg, *a, **k: f"catlas: warning: {msg}\n"
     try:
         return args.func(args)
     except CatlasError as e:
-        print(f"catlas: error: {e}", file=sys.stderr)
+        print(f"catlas: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only or full disk, a path that is a file, permission denied ...
+        print(f"catlas: error: {os_error_message(e)}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as e:
+        from catlas.config import yaml_problem
+
+        print(f"catlas: error: not valid YAML ({_one_line(yaml_problem(e))})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("catlas: interrupted", file=sys.stderr)

@@ -7,6 +7,9 @@ exact same object, so a run can be repeated or resumed from its folder alone.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +20,54 @@ from catlas.errors import CatlasError
 
 Method = Literal["ours", "atlasnet", "dsr"]
 METHODS: tuple[str, ...] = ("ours", "atlasnet", "dsr")
+
+# Upper caps of the settings (and of the matching command-line options): generous, far above
+# every preset, but they refuse a value (a typo, a few zeros too many) that would exhaust memory
+# or overflow before the first step.
+MAX_COUNT = 10**12
+"""Any count without a cap of its own (iterations, tau, checkpoint_every ...): far above any
+step count a time budget (train.minutes) gives, and safe in int64 arithmetic."""
+MAX_POINTS = 1_000_000
+"""data.points_per_frame, train.uv_samples, loss.metric_samples."""
+MAX_PATCHES = 1024
+"""model.n_patches."""
+MAX_WIDTH = 8192
+"""model.code_dim and every width of model.encoder_widths / decoder_widths."""
+MAX_LAYERS = 16
+"""Hidden layers of the encoder's and of each patch's MLP."""
+MAX_PAIRS = 1024
+"""train.pairs_per_step."""
+MAX_RESOLUTION = 512
+"""UV grid vertices per patch side: train.mesh_resolution, export/render --resolution (a mesh
+is decoded at once: P x R^2 points)."""
+MAX_THREADS = 1024
+"""train.threads."""
+MAX_SEED = 2**32 - 1
+"""train.seed (and the evaluation's --seed): numpy and torch take [0, 2^32 - 1] everywhere."""
+MAX_MINUTES = 100_000.0
+"""train.minutes (about 69 days)."""
+
+
+def check_int(name: str, value: int, lo: int, hi: int = MAX_COUNT) -> None:
+    """ValueError naming ``name`` unless lo <= value <= hi."""
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {_big(hi)}], got {value}")
+
+
+def _big(n: int) -> str:
+    """1000000 -> 1_000_000 (Python / YAML digit grouping); small numbers as they are."""
+    return f"{n:_}" if n >= 10_000 else str(n)
+
+
+def check_weight(name: str, value: float | None) -> None:
+    """ValueError unless ``value`` (None allowed) is a finite number >= 0."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
 
 
 @dataclass
@@ -38,6 +89,9 @@ class DataConfig:
     """Frames with fewer input points are rejected."""
 
     def __post_init__(self) -> None:
+        check_int("points_per_frame", self.points_per_frame, 1, MAX_POINTS)
+        check_int("points_per_step", self.points_per_step, 1, MAX_POINTS)  # <= points_per_frame: FitConfig
+        check_int("min_points", self.min_points, 1)
         if self.encoder_points is not None and not 1 <= self.encoder_points <= self.points_per_step:
             raise ValueError(f"encoder_points must be in [1, points_per_step={self.points_per_step}] "
                              f"or null, got {self.encoder_points}")
@@ -66,6 +120,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.latent not in ("encoder", "per_frame"):
             raise ValueError(f"unknown latent {self.latent!r}; choose encoder or per_frame")
+        check_int("code_dim", self.code_dim, 1, MAX_WIDTH)
+        check_int("n_patches", self.n_patches, 1, MAX_PATCHES)
+        for name, widths, least in (("encoder_widths", self.encoder_widths, 0),
+                                    ("decoder_widths", self.decoder_widths, 1)):
+            if widths is None:
+                continue
+            if not least <= len(widths) <= MAX_LAYERS or not all(1 <= w <= MAX_WIDTH for w in widths):
+                raise ValueError(f"{name} must list {least}-{MAX_LAYERS} layer widths, each in "
+                                 f"[1, {MAX_WIDTH}], got {list(widths)}")
+        if self.decoder_widths is None and self.code_dim < 2:
+            raise ValueError(f"code_dim must be >= 2 with decoder_widths null (the paper's widths "
+                             f"(C+2)//4 would be 0), got {self.code_dim}")
 
     def resolved_decoder_widths(self) -> tuple[int, ...]:
         if self.decoder_widths is not None:
@@ -144,27 +210,20 @@ class LossConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.tau < 1:
-            raise ValueError(f"tau must be >= 1, got {self.tau}")
-        if not 0.0 <= self.mc_from <= 1.0:
-            raise ValueError(f"mc_from must be a fraction in [0, 1], got {self.mc_from}")
-        if self.alpha_mc_cross < 0:
-            raise ValueError(f"alpha_mc_cross must be >= 0, got {self.alpha_mc_cross}")
-        if not 0.0 <= self.cross_from <= 1.0:
-            raise ValueError(f"cross_from must be a fraction in [0, 1], got {self.cross_from}")
-        if self.alpha_iso < 0:
-            raise ValueError(f"alpha_iso must be >= 0, got {self.alpha_iso}")
-        if not 0.0 <= self.iso_until <= 1.0:
-            raise ValueError(f"iso_until must be a fraction in [0, 1], got {self.iso_until}")
+        check_int("tau", self.tau, 1)
+        for name in ("mc_from", "cross_from", "iso_until"):
+            check_fraction(name, getattr(self, name))
+        for name in ("alpha_mc", "alpha_mc_cross", "alpha_iso", "alpha_motion", "alpha_dsr", "dsr_e",
+                     "dsr_g", "dsr_skew", "dsr_stretch", "dsr_total_area", "dsr_total_area_mult"):
+            check_weight(name, getattr(self, name))
+        if self.metric_samples is not None:
+            check_int("metric_samples", self.metric_samples, 1, MAX_POINTS)
         if self.motion_component not in ("full", "normal"):
             raise ValueError(f"motion_component must be full or normal, got {self.motion_component!r}")
-        if not 0.0 <= self.motion_tangent <= 1.0:
-            raise ValueError(f"motion_tangent must be a fraction in [0, 1], got {self.motion_tangent}")
+        check_fraction("motion_tangent", self.motion_tangent)
         if self.motion_tangent and self.motion_component != "normal":
             raise ValueError("motion_tangent grades the normal-only motion term: set "
                              "loss.motion_component=normal with it (full already charges every direction)")
-        if self.alpha_motion is not None and self.alpha_motion < 0:
-            raise ValueError(f"alpha_motion must be >= 0, got {self.alpha_motion}")
 
     def motion_weight(self) -> float:
         """The surface-motion weight of this fit: alpha_motion, or the method's default."""
@@ -228,14 +287,23 @@ class TrainConfig:
             raise ValueError(f"need 0 <= grow_from <= grow_to <= 1, got {self.grow_from}, {self.grow_to}")
         if self.grow_partners not in ("sequence", "window"):
             raise ValueError(f"grow_partners must be sequence or window, got {self.grow_partners!r}")
-        if self.grow_window_init < 1:
-            raise ValueError(f"grow_window_init must be >= 1, got {self.grow_window_init}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise ValueError(f"minutes must be > 0, got {self.minutes}")
-        if self.iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        check_int("grow_window_init", self.grow_window_init, 1)
+        if self.minutes is not None and not 0 < self.minutes <= MAX_MINUTES:
+            raise ValueError(f"minutes must be > 0 and at most {_big(int(MAX_MINUTES))}, "
+                             f"got {self.minutes}")
+        check_int("iterations", self.iterations, 1)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
         if not all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in self.lr_decay_at):
             raise ValueError(f"lr_decay_at must hold fractions in [0, 1], got {list(self.lr_decay_at)}")
+        check_int("pairs_per_step", self.pairs_per_step, 1, MAX_PAIRS)
+        check_int("uv_samples", self.uv_samples, 1, MAX_POINTS)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
+        check_int("snapshot_every", self.snapshot_every, 0)
+        check_int("log_every", self.log_every, 1)
+        check_int("mesh_resolution", self.mesh_resolution, 2, MAX_RESOLUTION)
+        check_int("threads", self.threads, 0, MAX_THREADS)
 
 
 @dataclass
@@ -248,6 +316,14 @@ class FitConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
     """cpu, cuda, cuda:N, or auto (cuda when available)."""
+
+    def __post_init__(self) -> None:
+        # checked here, not in DataConfig: reading frames takes a DataConfig of points_per_frame alone
+        d = self.data
+        if d.points_per_step > d.points_per_frame:
+            raise ValueError(f"data.points_per_step must be at most data.points_per_frame="
+                             f"{d.points_per_frame} (a step draws its points from a frame's stored "
+                             f"ones), got {d.points_per_step}")
 
     def curriculum(self) -> bool:
         """Whether this fit uses the growth curriculum (train.curriculum, or its method default)."""
@@ -270,7 +346,7 @@ class FitConfig:
         try:
             d = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise CatlasError(f"{source}: not valid YAML ({e})") from None
+            raise CatlasError(f"{source}: not valid YAML ({yaml_problem(e)})") from None
         if not isinstance(d, dict):
             raise CatlasError(f"{source}: expected a mapping of settings")
         loss = d.get("loss")
@@ -278,7 +354,12 @@ class FitConfig:
             # written before the surface-motion term existed: that run was fitted without it
             d["loss"] = {**loss, "alpha_motion": 0.0}
         _drop_removed_settings(d, source)
-        return _from_plain(cls, d, source)
+        try:  # the same checks as for --set; the message names the file and the setting
+            return _from_plain(cls, d, "config")
+        except CatlasError as e:
+            if source == "config":
+                raise
+            raise CatlasError(f"{source}: {e}") from None
 
     def save(self, path: str | Path) -> None:
         from catlas.fileio import atomic_write_text
@@ -288,7 +369,11 @@ class FitConfig:
     @classmethod
     def load(cls, path: str | Path) -> "FitConfig":
         path = Path(path)
-        return cls.from_yaml(path.read_text(), source=str(path))
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise CatlasError(f"{path}: not a text file (a catlas config.yaml is UTF-8 YAML)") from None
+        return cls.from_yaml(text, source=str(path))
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -385,13 +470,29 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise CatlasError(f"--set expects SECTION.KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
-    parts = key.strip().split(".")
+    parts = [p.strip() for p in key.strip().split(".")]
+    if not all(parts):
+        raise CatlasError(f"--set {text}: empty section or setting name; expected SECTION.KEY=VALUE, "
+                          "e.g. train.iterations=500")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise CatlasError(f"--set {text}: not valid YAML ({yaml_problem(e)})") from None
     out: dict[str, Any] = {}
     cur = out
     for p in parts[:-1]:
         cur = cur.setdefault(p, {})
-    cur[parts[-1]] = yaml.safe_load(value)
+    cur[parts[-1]] = parsed
     return out
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where (PyYAML's own text spans several lines)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        where = e.problem_mark or e.context_mark
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        return f"{e.problem}{at}"
+    return " ".join(str(e).split())
 
 
 def merge_dicts(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -440,23 +541,106 @@ def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = set(d) - known
     if unknown:
-        raise CatlasError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+        raise CatlasError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(f.name for f in fields(cls))})")
     defaults = cls() if _has_defaults(cls) else None
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in d.items():
         default = getattr(defaults, name, None)
         if is_dataclass(default):
             if not isinstance(value, dict):
-                raise CatlasError(f"{where}.{name}: expected a mapping")
+                raise CatlasError(f"{where}.{name}: expected a mapping of settings, got {_shown(value)}")
             kwargs[name] = _from_plain(type(default), value, f"{where}.{name}")
-        elif isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+            continue
+        try:
+            kwargs[name] = _coerce(hints[name], value)
+        except _Mismatch:
+            raise CatlasError(f"{where}.{name}: expected {_describe(hints[name])}, "
+                              f"got {_shown(value)}") from None
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
+        first = str(e).split(" ", 1)[0]
+        if first.split(".")[0] in known:  # "iterations must be ..." -> "config.train.iterations must be ..."
+            raise CatlasError(f"{where}.{e}") from None
         raise CatlasError(f"{where}: {e}") from None
+
+
+class _Mismatch(Exception):
+    """A setting's value does not have the type its field is annotated with."""
+
+
+def _optional_of(hint: Any) -> tuple[bool, Any]:
+    """(whether None is allowed, the hint without None)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return len(rest) < len(args), rest[0]
+    return False, hint
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the annotated type (tuples from lists, floats from ints and from strings
+    such as ``1e-3``, which YAML 1.1 reads as a string); raises :class:`_Mismatch`."""
+    optional, hint = _optional_of(hint)
+    if value is None:
+        if optional:
+            return None
+        raise _Mismatch
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is float:
+        if isinstance(value, bool):
+            raise _Mismatch
+        if isinstance(value, (int, float, str)):
+            try:
+                return float(value)
+            except (ValueError, OverflowError):
+                raise _Mismatch from None
+        raise _Mismatch
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v) for v in value)
+        return tuple(value)
+    return value
+
+
+def _describe(hint: Any) -> str:
+    optional, hint = _optional_of(hint)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if hint in names:
+        text = names[hint]
+    elif typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        item = {int: "integers", float: "numbers", str: "strings"}.get(args[0], "values") if args else "values"
+        text = f"a list of {item}"
+    else:
+        text = f"a {getattr(hint, '__name__', hint)}"
+    return f"{text} or null" if optional else text
+
+
+def _shown(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            tuple: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({kind})"
 
 
 def _has_defaults(cls: type) -> bool:

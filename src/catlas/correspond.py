@@ -61,8 +61,14 @@ def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
                n_samples: int = 3125, seed: int = 0) -> Correspondence:
     """Map ``points`` (n,3, input units; default frame i's stored cloud) from frame i to frame j.
 
-    n_samples: surface samples per frame (3125 = the evaluation protocol); seed: of the even UVs.
+    n_samples: surface samples per frame (3125 = the evaluation protocol; at least one per patch,
+    at most :data:`~catlas.evaluate.protocol.MAX_POINTS`); seed: of the even UVs.
     """
+    from catlas.evaluate.protocol import MAX_POINTS, MAX_SEED, check_int
+
+    check_int("--samples", n_samples, run.n_patches, MAX_POINTS,
+              f" (at least one per patch: the run has {run.n_patches} patches)")
+    check_int("seed", seed, 0, MAX_SEED)
     i, j = run._check_frame(i), run._check_frame(j)
     seq = run.sequence
     if points is None:

@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 
 from catlas.data.sampling import points_from_provenance, sample_surface
 from catlas.errors import CatlasError
-from catlas.evaluate.protocol import EvalResult, EvalSettings, evaluate_vertex_map
+from catlas.evaluate.protocol import EvalResult, EvalSettings, check_settings, evaluate_vertex_map
 
 __all__ = ["GT_ATLAS", "gt_atlas_points", "evaluate_gt_atlas"]
 
@@ -57,6 +57,7 @@ def evaluate_gt_atlas(gt: np.ndarray, faces: np.ndarray, settings: EvalSettings 
     gt = np.asarray(gt, np.float64)
     if gt.ndim != 3 or gt.shape[2] != 3 or gt.shape[1] < 1:
         raise CatlasError(f"GT must have shape (frames, V, 3), got {tuple(gt.shape)}")
+    check_settings(s)
     y = gt_atlas_points(gt, faces, s.n_points, s.uv_seed)
     proj: dict[int, np.ndarray] = {}  # frame -> (V,) nearest GT-atlas point of each GT vertex
 

@@ -15,6 +15,7 @@ KD-tree queries and a K x K comparison (the K x K GT distances are computed once
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -29,10 +30,17 @@ from catlas.evaluate.sampling import MAX_RATIO, SurfaceSamples
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["EvalSettings", "EvalResult", "sample_frame_pairs", "evaluate", "METRICS", "score_pair",
+__all__ = ["MAX_PAIRS", "MAX_POINTS", "check_settings", "EvalSettings", "EvalResult",
+           "sample_frame_pairs", "evaluate", "METRICS", "score_pair",
            "convention_summary", "SUMMARY_UNITS", "evaluate_vertex_map"]
 
 METRICS: tuple[str, ...] = ("msL2", "mr", "mAUC", "CD")
+MAX_PAIRS = 100_000
+"""Most frame pairs an evaluation scores (it keeps pairs x GT vertices errors in memory)."""
+MAX_POINTS = 100_000
+"""Most surface points per shape (eval --points, correspond --samples): every frame's points are
+decoded with Jacobians, eight frames at a time."""
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -67,6 +75,30 @@ class EvalResult:
     """JSON-ready: per convention, metric -> {mean, std} in printed units (see PRINT_UNITS)."""
 
 
+def check_int(option: str, value, lo: int, hi: int, why: str = "") -> None:
+    """CatlasError naming ``option`` unless ``value`` is an integer in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise CatlasError(f"{option} must be an integer in [{lo}, {hi:_}]{why}, got {value!r}")
+
+
+def check_settings(s: "EvalSettings", n_patches: int | None = None) -> None:
+    """CatlasError naming the option of the first protocol setting out of range. ``n_patches``:
+    the run's patch count (``n_points`` must give every patch a point), None when no atlas is
+    sampled."""
+    check_int("--pairs", s.pairs, 1, MAX_PAIRS)
+    check_int("--seed", s.seed, 0, MAX_SEED)
+    lo = n_patches or 1
+    check_int("--points", s.n_points, lo, MAX_POINTS,
+              f" (at least one per patch: the run has {n_patches} patches)" if n_patches else "")
+    check_int("uv_seed", s.uv_seed, 0, MAX_SEED)
+    check_int("pck_steps", s.pck_steps, 1, 100_000)
+    values = (s.pck_min, s.pck_max, s.max_ratio)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values) \
+            or not 0 <= s.pck_min < s.pck_max or s.max_ratio < 0:
+        raise CatlasError(f"need finite 0 <= pck_min < pck_max and max_ratio >= 0, got pck_min "
+                          f"{s.pck_min!r}, pck_max {s.pck_max!r}, max_ratio {s.max_ratio!r}")
+
+
 def sample_frame_pairs(n_frames: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
     """``(n_pairs, 2)`` int64: A uniform over frames, B uniform over the other frames."""
     if n_frames < 2:
@@ -83,8 +115,7 @@ def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
     gt = np.asarray(gt, np.float64)
     if gt.ndim != 3 or gt.shape[0] != run.n_frames or gt.shape[2] != 3:
         raise CatlasError(f"GT must have shape ({run.n_frames}, V, 3), got {tuple(gt.shape)}")
-    if s.pairs < 1:
-        raise CatlasError(f"--pairs must be at least 1, got {s.pairs}")
+    check_settings(s, run.n_patches)
     t0 = time.perf_counter()
     pairs = sample_frame_pairs(run.n_frames, s.pairs, np.random.default_rng(s.seed))
     sampler = SurfaceSamples(run, s.n_points, s.uv_seed, s.max_ratio)
@@ -230,8 +261,7 @@ def evaluate_vertex_map(gt: np.ndarray, pair_map: Callable[[int, int, cKDTree], 
     gt = np.asarray(gt, np.float64)
     if gt.ndim != 3 or gt.shape[2] != 3 or gt.shape[1] < 1:
         raise CatlasError(f"GT must have shape (frames, V, 3), got {tuple(gt.shape)}")
-    if s.pairs < 1:
-        raise CatlasError(f"--pairs must be at least 1, got {s.pairs}")
+    check_settings(s)
     t0 = time.perf_counter()
     K, V = gt.shape[:2]
     pairs = sample_frame_pairs(K, s.pairs, np.random.default_rng(s.seed))

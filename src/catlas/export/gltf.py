@@ -49,6 +49,10 @@ def glb_document(seq: "MeshSequence", fps: float = 12.0, texture_size: int = 102
     """A ``pygltflib.GLTF2`` with its binary blob set (see the module docstring)."""
     import pygltflib as g
 
+    from catlas.export.sequence import check_fps
+
+    check_fps(fps)
+
     K = seq.n_frames
     blob = _Blob()
     accessors: list = []

@@ -8,6 +8,7 @@ and faces in the same order. Coordinates are in the input's units.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from catlas.config import MAX_RESOLUTION
 from catlas.errors import CatlasError
 from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
@@ -24,7 +26,7 @@ from catlas.geometry.uv import grid_uv
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["FORMATS", "MeshSequence", "persistent_patches", "mesh_sequence", "frame_name",
+__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "FORMATS", "MeshSequence", "persistent_patches", "mesh_sequence", "frame_name",
            "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
            "MATERIAL_NAME", "PC2_MAGIC"]
 
@@ -34,6 +36,27 @@ MATERIAL_MTL = "atlas.mtl"
 MATERIAL_NAME = "atlas_checker"
 PC2_MAGIC = b"POINTCACHE2\0"
 _PC2_HEADER = struct.Struct("<12siiffi")
+MIN_FPS, MAX_FPS = 0.01, 1000.0
+"""Frame rates of the GLB animation and of render's GIF / MP4."""
+
+
+def check_resolution(resolution: int | None, option: str = "--resolution") -> None:
+    """CatlasError unless ``resolution`` is None (the default) or an integer in [2, MAX_RESOLUTION]
+    (UV grid vertices per patch side; a mesh is decoded at once)."""
+    if resolution is None:
+        return
+    if isinstance(resolution, bool) or not isinstance(resolution, int) \
+            or not 2 <= resolution <= MAX_RESOLUTION:
+        raise CatlasError(f"{option} must be an integer in [2, {MAX_RESOLUTION}] (UV grid vertices "
+                          f"per patch side), got {resolution!r}")
+
+
+def check_fps(fps: float, option: str = "--fps") -> None:
+    """CatlasError unless ``fps`` is a finite frame rate in [MIN_FPS, MAX_FPS]."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) \
+            or not MIN_FPS <= fps <= MAX_FPS:
+        raise CatlasError(f"{option} must be a frame rate in [{MIN_FPS:g}, {MAX_FPS:g}] frames per "
+                          f"second, got {fps!r}")
 
 
 @dataclass
@@ -96,10 +119,12 @@ def _progress(it: Iterable, total: int, desc: str, progress: bool):
 
 def mesh_sequence(run: "Run", resolution: int | None = None, drop_collapsed: bool = True,
                   progress: bool = False) -> MeshSequence:
-    """Decode every frame's atlas mesh (:meth:`Run.mesh`) and drop persistently collapsed patches."""
-    r = resolution or run.config.train.mesh_resolution
-    if r < 2:
-        raise CatlasError(f"resolution must be at least 2, got {r}")
+    """Decode every frame's atlas mesh (:meth:`Run.mesh`) and drop persistently collapsed patches.
+
+    resolution: UV grid vertices per patch side, in [2, MAX_RESOLUTION]; None = the run's
+    ``train.mesh_resolution``."""
+    check_resolution(resolution)
+    r = run.config.train.mesh_resolution if resolution is None else resolution
     K = run.n_frames
     kept = persistent_patches(run, progress=progress) if drop_collapsed else np.ones(run.n_patches, bool)
     frames = []
@@ -227,6 +252,7 @@ def _write_material(out: Path, n_patches: int) -> None:
 def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: bool = False,
                     fps: float = 12.0, progress: bool = False) -> list[Path]:
     """Write ``seq`` in one format into folder ``out``; returns the files written."""
+    check_fps(fps)
     out = Path(out)
     K = seq.n_frames
     paths = _planned(fmt, out, K)
@@ -261,8 +287,11 @@ def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None
     """Export a run's surface sequence. ``out`` (default RUN_DIR/export) gets one subfolder
     per format when several are asked for, else the files directly (default: RUN_DIR/export/FMT).
 
-    Nothing is written when any target file exists and ``overwrite`` is False.
+    Nothing is written when any target file exists and ``overwrite`` is False, or when
+    ``resolution`` (None = the run's ``train.mesh_resolution``) or ``fps`` is out of range.
     """
+    check_resolution(resolution)
+    check_fps(fps)
     formats = list(dict.fromkeys(formats))
     if not formats:
         raise CatlasError("no export format given")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from catlas.errors import CatlasError
 from catlas.export.sequence import check_free
 from catlas.render.camera import auto_camera
 from catlas.render.raster import draw_points
@@ -25,11 +26,14 @@ from catlas.render.raster import draw_points
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["pick_frames", "position_colors", "correspondence_colors", "gt_errors",
+__all__ = ["MAX_PANELS", "pick_frames", "position_colors", "correspondence_colors", "gt_errors",
            "render_correspondences"]
 
 CORR_PNG = "correspondences.png"
 ERROR_PNG = "correspondence_error.png"
+MAX_PANELS = 200
+"""Most frames one picture shows (one row of panels; 200 x 320 pixels stays within the
+renderer's 65536-pixel width)."""
 
 
 def pick_frames(n_frames: int, reference: int, count: int) -> list[int]:
@@ -113,6 +117,15 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
 
     from catlas.evaluate.gt import load_gt
 
+    from catlas.render.sequence import check_size, check_view
+
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or not 1 <= n_frames <= MAX_PANELS:
+        raise CatlasError(f"--frames must be an integer in [1, {MAX_PANELS}] (frames shown), got {n_frames!r}")
+    check_size(size, "size")
+    if size * min(n_frames, run.n_frames) > 65_000:
+        raise CatlasError(f"{min(n_frames, run.n_frames)} frames of {size} pixels make a picture wider "
+                          "than 65000 pixels; show fewer --frames")
+    check_view(up, azim, elev)
     out = Path(out)
     reference = run._check_frame(reference)
     frames = pick_frames(run.n_frames, reference, n_frames)

@@ -7,6 +7,7 @@ The camera is chosen once from every frame's surface and input cloud
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,8 @@ import numpy as np
 
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_path
-from catlas.export.sequence import MeshSequence, check_free, frame_name, mesh_sequence
+from catlas.export.sequence import (MeshSequence, check_fps, check_free, check_resolution, frame_name,
+                                    mesh_sequence)
 from catlas.export.texture import checker_colors
 from catlas.render.camera import Camera, auto_camera
 from catlas.render.raster import draw_mesh, draw_points
@@ -23,24 +25,57 @@ from catlas.render.raster import draw_mesh, draw_points
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["RenderSettings", "RENDER_RESOLUTION", "surface_face_colors", "sequence_camera",
-           "render_frames", "save_png", "write_animation", "label"]
+__all__ = ["RenderSettings", "RENDER_RESOLUTION", "MIN_SIZE", "MAX_SIZE", "check_size", "check_view",
+           "surface_face_colors", "sequence_camera", "render_frames", "save_png", "write_animation",
+           "label"]
 
 RENDER_RESOLUTION = 33
 """UV grid of the rendered meshes: 32 cells per side = 4 per checker cell (8 x 8), so every
 face lies inside one checker cell and the cell borders are straight."""
+MIN_SIZE, MAX_SIZE = 16, 4096
+"""Pixels per side of one rendered panel (a GIF holds every frame's pictures in memory)."""
+
+
+def check_size(size: int, option: str = "--size") -> None:
+    """CatlasError unless ``size`` is an integer in [MIN_SIZE, MAX_SIZE]."""
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise CatlasError(f"{option} must be an integer in [{MIN_SIZE}, {MAX_SIZE}] (pixels per "
+                          f"side of a picture), got {size!r}")
+
+
+def check_view(up: str, azim: float, elev: float) -> None:
+    """CatlasError unless the world up axis is x, y or z and the camera angles are finite."""
+    if up not in ("x", "y", "z"):
+        raise CatlasError(f"--up must be x, y or z, got {up!r}")
+    for option, value in (("--azim", azim), ("--elev", elev)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CatlasError(f"{option} must be a finite angle in degrees, got {value!r}")
 
 
 @dataclass
 class RenderSettings:
     size: int = 480  # pixels, height and width of one panel
-    resolution: int = RENDER_RESOLUTION
+    resolution: int | None = RENDER_RESOLUTION  # None = RENDER_RESOLUTION
     up: str = "y"
     azim: float = 35.0
     elev: float = 20.0
     fps: float = 12.0
     max_points: int = 6000  # input points drawn per frame (a fixed random subset beyond that)
     drop_collapsed: bool = True
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """CatlasError naming the option of the first setting out of range."""
+        check_size(self.size)
+        if self.resolution is None:  # the default, as everywhere else
+            self.resolution = RENDER_RESOLUTION
+        check_resolution(self.resolution)
+        check_view(self.up, self.azim, self.elev)
+        check_fps(self.fps)
+        if isinstance(self.max_points, bool) or not isinstance(self.max_points, int) or self.max_points < 1:
+            raise CatlasError(f"max_points must be an integer >= 1, got {self.max_points!r}")
 
 
 def cloud_marker_size(panel: int) -> float:
@@ -118,6 +153,7 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
     ``surface.gif``/``side_by_side.gif`` and/or ``.mp4`` when asked. Returns the paths written.
     """
     s = settings or RenderSettings()
+    s.check()
     out = Path(out)
     K = run.n_frames
     surf = [out / "surface" / frame_name(k, K, ".png") for k in range(K)]
