@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -41,6 +42,9 @@ def run_cli(*argv: str, cwd: str | Path | None = None) -> tuple[int, str, str]:
             os.chdir(cwd)
         with redirect_stderr(err), redirect_stdout(out), warnings.catch_warnings():
             warnings.simplefilter("always")
+            # as on the command line (pytest records warnings instead of printing them)
+            warnings.showwarning = lambda msg, cat, fn, ln, file=None, line=None: sys.stderr.write(
+                warnings.formatwarning(msg, cat, fn, ln, line))
             try:
                 code = main([str(a) for a in argv])
             except SystemExit as e:  # argparse errors

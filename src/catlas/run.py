@@ -107,7 +107,7 @@ class Run:
 
     def mesh(self, frame: int, resolution: int | None = None, input_units: bool = True) -> AtlasMesh:
         """The frame's surface: each patch a triangulated R x R UV grid (same faces every frame)."""
-        r = resolution or self.config.train.mesh_resolution
+        r = self.config.train.mesh_resolution if resolution is None else resolution
         P = self.n_patches
         uv = grid_uv(r).expand(P, -1, -1)  # (P, R*R, 2)
         xyz = self.decode(frame, uv, input_units).reshape(-1, 3)
