@@ -30,7 +30,10 @@ def sample_surface(
     faces = np.asarray(faces, dtype=np.int64)
     areas = triangle_areas(vertices, faces)
     total = float(areas.sum())
-    if not np.isfinite(total) or total <= 0.0:
+    if not np.isfinite(total):
+        raise CatlasError(f"mesh surface area is not finite ({total:g}: NaN/inf or overflowing "
+                          "coordinates); cannot sample points on it")
+    if total <= 0.0:
         raise CatlasError("mesh has zero surface area; cannot sample points on it")
     face_idx = rng.choice(len(faces), size=n, replace=True, p=areas / total).astype(np.int64)
     r1 = np.sqrt(rng.random(n))

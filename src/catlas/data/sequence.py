@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from catlas.config import DataConfig
 from catlas.errors import CatlasError
-from catlas.data.io import Frame, list_frames, read_array_sequence, read_frame
+from catlas.data.io import F32_MAX, Frame, list_frames, load_npz_arrays, read_array_sequence, read_frame
 from catlas.data.sampling import sample_surface, triangle_areas
 
 _ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas")
@@ -71,17 +70,12 @@ class Sequence:
     def load_npz(cls, path: str | Path) -> "Sequence":
         """Read a file written by :meth:`save_npz`."""
         path = Path(path)
-        try:
-            with open(path, "rb") as fh:
-                if fh.read(2) != b"PK":
-                    raise ValueError("not an .npz file")
-            with np.load(path, allow_pickle=False) as z:
-                d = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise CatlasError(f"{path.name}: cannot read sequence file ({e})") from None
+        if not path.is_file():
+            raise CatlasError(f"{path}: sequence file not found")
+        d = load_npz_arrays(path)  # every member's declared size checked before it is read
         missing = {"points", "names", "center", "scale"} - set(d)
         if missing:
-            raise CatlasError(f"{path.name}: not a catlas sequence (missing {', '.join(sorted(missing))})")
+            raise CatlasError(f"{path}: not a catlas sequence (missing {', '.join(sorted(missing))})")
         return cls(points=d["points"], names=[str(n) for n in d["names"]],
                    center=d["center"].astype(np.float64), scale=float(d["scale"]),
                    **{k: d.get(k) for k in _ARRAYS[1:]}, source=str(d.get("source", "")))
@@ -112,10 +106,18 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
         center = p0.mean(axis=0)
         scale = float((p0.max(axis=0) - p0.min(axis=0)).max())
         if not scale > 0.0:
-            raise CatlasError(f"{frames[0].name}: all points coincide; cannot normalise (size 0)")
+            raise CatlasError(f"{frames[0].label}: all {len(p0)} points coincide at "
+                              f"({', '.join(f'{c:g}' for c in p0[0])}); cannot normalise "
+                              "(the bounding box has size 0)")
     else:
         center, scale = np.zeros(3), 1.0
     normed = [(f.points - center) / scale for f in frames]
+    for f, p in zip(frames, normed):  # float64 here; training casts to float32
+        reach = float(np.abs(p).max())
+        if not reach <= F32_MAX:
+            raise CatlasError(f"{f.label}: normalised by frame 0 ({frames[0].label}: centre "
+                              f"{', '.join(f'{c:g}' for c in center)}, size {scale:g}) its "
+                              f"coordinates reach {reach:g}, outside float32 range")
 
     S = cfg.points_per_frame
     is_mesh = frames[0].is_mesh
@@ -124,6 +126,7 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     if not is_mesh:
         for k, p in enumerate(normed):
             seq.points[k] = _resample_cloud(p, S, rng)
+        _check_finite(seq, frames)
         return seq
 
     shared = all(f.faces.shape == frames[0].faces.shape and np.array_equal(f.faces, frames[0].faces)
@@ -134,13 +137,16 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     for k, (f, v) in enumerate(zip(frames, normed)):
         areas[k] = triangle_areas(v, f.faces).sum()
         if not areas[k] > 0.0:
-            raise CatlasError(f"{f.name}: mesh has zero surface area")
+            raise CatlasError(f"{f.label}: mesh has zero surface area")
+        if not np.isfinite(areas[k]):
+            raise CatlasError(f"{f.label}: mesh surface area overflows (normalised area {areas[k]:g})")
         seq.points[k], fidx[k], bary[k] = sample_surface(v, f.faces, S, rng)
     seq.areas = areas
     if shared:
         seq.vertices = np.stack(normed).astype(np.float32)
         seq.faces = frames[0].faces.copy()
         seq.sample_faces, seq.sample_bary = fidx, bary
+    _check_finite(seq, frames)
     return seq
 
 
@@ -148,13 +154,26 @@ def _check_frames(frames: list[Frame], cfg: DataConfig) -> None:
     """Point-count and mesh/cloud consistency checks (CatlasError naming the frame)."""
     for f in frames:
         if len(f.points) < cfg.min_points:
-            raise CatlasError(f"{f.name}: only {len(f.points)} points, at least "
+            raise CatlasError(f"{f.label}: only {len(f.points)} points, at least "
                               f"{cfg.min_points} needed (data.min_points)")
         if f.is_mesh != frames[0].is_mesh:
             kinds = ("a mesh", "a point cloud")
             a, b = (kinds if f.is_mesh else kinds[::-1])
-            raise CatlasError(f"{f.name}: is {a} but {frames[0].name} is {b}; "
+            raise CatlasError(f"{f.label}: is {a} but {frames[0].label} is {b}; "
                               "all frames must be meshes or all point clouds")
+
+
+def _check_finite(seq: Sequence, frames: list[Frame]) -> None:
+    """The float32 training clouds (and stored vertices) must be finite."""
+    for name in ("points", "vertices"):
+        arr = getattr(seq, name)
+        if arr is None:
+            continue
+        bad = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise CatlasError(f"{frames[k].label}: its normalised float32 {name} are not finite "
+                              f"(NaN or inf); the coordinates are too large for float32")
 
 
 def _resample_cloud(p: np.ndarray, S: int, rng: np.random.Generator) -> np.ndarray:

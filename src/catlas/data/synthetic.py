@@ -16,11 +16,11 @@ for the humanoid body height).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
+from catlas.data.io import natural_key
 from catlas.errors import CatlasError
 
 # ---------------------------------------------------------------------------- mesh building
@@ -345,9 +345,46 @@ def make_bending_sheet(n_frames: int = 24, nx: int = 41, ny: int = 25) -> tuple[
 
 # ---------------------------------------------------------------------------- writing
 
-_WRITTEN = re.compile(r"frame_\d+\.(obj|ply|off)$")
 KINDS = ("creature", "sheet", "humanoid")
 """The kinds :func:`write_example` writes (``catlas example --kind``)."""
+MAX_EXAMPLE_FRAMES = 10_000
+"""The most frames :func:`write_example` writes (as many creature frames take about 2.5 GB as OBJ)."""
+
+# Every file write_example writes carries one comment line with the SHA-256 of the rest of the
+# file, so that ``force`` can tell its own unchanged files from anything else in the folder.
+_MARK = b"catlas-example sha256="
+_MARK_AT = {"obj": (0, b"# "), "off": (1, b"# "), "ply": (2, b"comment ")}
+"""fmt -> (lines before the mark: OFF's "OFF", PLY's "ply" and "format"; comment prefix)."""
+
+
+def _with_mark(payload: bytes, fmt: str) -> bytes:
+    """``payload`` with the mark line inserted (see :data:`_MARK`)."""
+    import hashlib
+
+    n, prefix = _MARK_AT[fmt]
+    pos = 0
+    for _ in range(n):
+        pos = payload.index(b"\n", pos) + 1
+    line = prefix + _MARK + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    return payload[:pos] + line + payload[pos:]
+
+
+def _written_by_example(p: Path) -> bool:
+    """True if ``p`` is a regular file write_example wrote and nobody changed since."""
+    import hashlib
+
+    if p.is_symlink() or not p.is_file() or p.suffix.lower().lstrip(".") not in _MARK_AT:
+        return False
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    i = head.find(_MARK)
+    if i < 0:
+        return False
+    data = p.read_bytes()
+    start = data.rfind(b"\n", 0, i) + 1
+    stop = data.find(b"\n", i) + 1
+    digest = data[i + len(_MARK):stop - 1].strip()
+    return stop > 0 and hashlib.sha256(data[:start] + data[stop:]).hexdigest().encode() == digest
 
 
 def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: bool = False,
@@ -356,8 +393,11 @@ def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: 
 
     kind: "creature" (:func:`make_walking_creature`), "sheet" (:func:`make_bending_sheet`) or
     "humanoid" (:func:`make_humanoid`); ``seed`` is used by creature and humanoid. fmt: "obj",
-    "ply" or "off". Refuses a non-empty ``out`` unless ``force`` (then earlier ``frame_*`` files
-    there are replaced). Returns the written paths.
+    "ply" or "off"; ``n_frames`` from 1 to :data:`MAX_EXAMPLE_FRAMES`. Refuses a non-empty ``out``
+    unless ``force``; with ``force`` it replaces only the files it wrote there itself and nobody
+    changed since (each carries a comment with the SHA-256 of the rest of the file), and refuses
+    a folder holding anything else (hidden entries aside, which are left alone). Nothing is
+    written or removed before every check has passed. Returns the written paths.
     """
     import trimesh
 
@@ -366,29 +406,43 @@ def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: 
         raise CatlasError(f"{out}: unsupported example format {fmt!r} (use obj, ply or off)")
     if kind not in KINDS:
         raise CatlasError(f"{out}: unknown example kind {kind!r} (use {', '.join(KINDS)})")
+    if (isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer))
+            or not 1 <= n_frames <= MAX_EXAMPLE_FRAMES):
+        raise CatlasError(f"{out}: the number of example frames must be between 1 and "
+                          f"{MAX_EXAMPLE_FRAMES} (the cap on examples), got {n_frames}")
     if out.exists() and not out.is_dir():
         raise CatlasError(f"{out}: exists and is not a folder")
+    old = []
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise CatlasError(f"{out}: folder is not empty (use force to overwrite)")
-        for p in out.iterdir():
-            if p.is_file() and _WRITTEN.match(p.name):
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+        entries = [p for p in out.iterdir() if not p.name.startswith(".")]  # hidden ones: kept
+        foreign = sorted((p.name for p in entries if not _written_by_example(p)), key=natural_key)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+            raise CatlasError(f"{out}: holds files catlas did not write: {shown}; not replacing "
+                              "the folder (remove them or choose another folder)")
+        old = entries
     if kind == "creature":
         verts, faces = make_walking_creature(n_frames, seed)
     elif kind == "humanoid":
         verts, faces = make_humanoid(n_frames, seed)
     else:
         verts, faces = make_bending_sheet(n_frames)
+    for p in old:
+        p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for k, v in enumerate(verts):
         p = out / f"frame_{k:03d}.{fmt}"
         if fmt == "obj":
             lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v.tolist()]
             lines += [f"f {a} {b} {c}" for a, b, c in (faces + 1).tolist()]
-            p.write_text("\n".join(lines) + "\n")
+            payload = ("\n".join(lines) + "\n").encode()
         else:
-            trimesh.Trimesh(v, faces, process=False).export(p)
+            payload = trimesh.Trimesh(v, faces, process=False).export(file_type=fmt)
+            payload = payload.encode() if isinstance(payload, str) else payload
+        p.write_bytes(_with_mark(payload, fmt))
         paths.append(p)
     return paths
+
