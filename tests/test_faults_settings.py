@@ -192,7 +192,7 @@ RUN_CASES = [
     (["bench", "--preset", "tiny", "--frames", "1"], ["--frames", "got 1"]),
     (["bench", "--preset", "tiny", "--repeats", "0"], ["--repeats", "got 0"]),
     (["bench", "--preset", "tiny", "--set", "train.lr=-1"], ["config.train.lr", "-1"]),
-    (["example", "{tmp}/ex", "--frames", "0"], ["--frames", "got 0"]),
+    (["example", "{tmp}/ex", "--frames", "0"], ["example frames", "got 0"]),
 ]
 
 

@@ -14,7 +14,6 @@ from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, parse_overri
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.errors import CatlasError
 
-MAX_EXAMPLE_FRAMES = 10_000
 """Most frames ``catlas example`` writes."""
 
 
@@ -60,8 +59,6 @@ def _fit(args: argparse.Namespace) -> int:
 def _example(args: argparse.Namespace) -> int:
     from catlas.data import write_example
 
-    if not 1 <= args.frames <= MAX_EXAMPLE_FRAMES:
-        raise CatlasError(f"--frames must be an integer in [1, {MAX_EXAMPLE_FRAMES}], got {args.frames}")
     write_example(Path(args.out), n_frames=args.frames, force=args.force, kind=args.kind)
     print(f"wrote the built-in example {args.kind} ({args.frames} frames) to {args.out}")
     return 0

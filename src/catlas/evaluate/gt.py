@@ -36,7 +36,7 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
     counts = {len(f.points) for f in frames}
     if len(counts) != 1:
         bad = next(f for f in frames if len(f.points) != len(frames[0].points))
-        raise CatlasError(f"{bad.name}: {len(bad.points)} vertices but {frames[0].name} has "
+        raise CatlasError(f"{bad.label}: {len(bad.points)} vertices but {frames[0].label} has "
                           f"{len(frames[0].points)}; GT frames must share one vertex order")
     V = counts.pop()
     if seq.vertices is not None and seq.vertices.shape[1] != V:
