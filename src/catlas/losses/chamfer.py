@@ -88,8 +88,10 @@ def _nn_indices_kdtree(p: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     pn, tn = p.numpy(), t.numpy()
     rows, cols = [], []
     for b in range(pn.shape[0]):
-        rows.append(cKDTree(tn[b]).query(pn[b], workers=-1)[1])
-        cols.append(cKDTree(pn[b]).query(tn[b], workers=-1)[1])
+        # one worker and a sliding-midpoint tree: for a step's ~1000-point clouds thread start-up
+        # and median splits cost more than they save (same neighbours, ~35 % less time here)
+        rows.append(cKDTree(tn[b], balanced_tree=False).query(pn[b], workers=1)[1])
+        cols.append(cKDTree(pn[b], balanced_tree=False).query(tn[b], workers=1)[1])
     to = lambda x: torch.from_numpy(np.stack(x).astype(np.int64))  # noqa: E731
     return to(rows), to(cols)
 
