@@ -65,8 +65,8 @@ def test_fast_and_demo_drop_the_learning_rate_after_the_growth():
             assert min(cfg.train.lr_decay_at) > cfg.train.grow_to  # full rate with every frame in
         assert make_config("paper", {"loss": {"method": method}}).train.lr_decay_at == (0.8, 0.9)
     tc = make_config("fast", {"train": {"iterations": 1000}}).train
-    assert learning_rate(tc, 899) == pytest.approx(1e-3) and learning_rate(tc, 900) == pytest.approx(1e-4)
-    assert learning_rate(tc, 950) == pytest.approx(1e-5)
+    assert learning_rate(tc, 899) == pytest.approx(2e-3) and learning_rate(tc, 900) == pytest.approx(2e-4)
+    assert learning_rate(tc, 950) == pytest.approx(2e-5)
     for bad in ([80, 90], ["late"]):
         with pytest.raises(CatlasError, match="lr_decay_at"):
             make_config("fast", {"train": {"lr_decay_at": bad}})

@@ -164,7 +164,7 @@ class LossConfig:
     """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
     first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
     cat_walk (10 minutes, 5 seeds): 22.76 +- 0.78 msL2 against 23.30 +- 2.03; on the humanoid
-    mixed (37.36 +- 8.78 against 35.64 +- 10.61, 3 seeds), so not a default (README)."""
+    mixed (37.36 +- 8.78 against 35.64 +- 10.61, 3 seeds), so not a default (docs/results.md)."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
@@ -175,20 +175,20 @@ class LossConfig:
     (|i - j| <= tau). It favours UV assignments that follow the motion over ones that jump
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
-    README "Measured figures"), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
+    docs/results.md), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
     motion_component: str = "full"
     """Which part of the surface-motion term's displacement is penalised: "full" (|d|^2 over every
     uv sample) or "normal" (only its component along the surface normal, at the Jacobian's
     samples; a slide along the surface is then free, see catlas.losses.surface_motion). Not the
     default: at alpha_motion 0.3 it helped cat_walk and hurt the built-in humanoid; at 0.1 (equal
     steps) it helped the creature and hurt the sheet on every seed, whose parameterisation then
-    slides where the sheet hardly moves: the tangential part is what holds it (README, ablation
+    slides where the sheet hardly moves: the tangential part is what holds it (docs/results.md,
     rows)."""
     motion_tangent: float = 0.0
     """With motion_component = "normal": the weight of the displacement's tangential part
     relative to its normal part (0 = normal only, 1 = the same as "full"; in between, a slide
     along the surface costs that fraction of a move across it). A pilot at 0.5 (weight 0.1)
-    still hurt the sheet (2 seeds), helped the humanoid and the creature (one seed each; README,
+    still hurt the sheet (2 seeds), helped the humanoid and the creature (one seed each; docs/results.md,
     ablation rows). Only with "normal": with "full" a value other than 0 is an error."""
     alpha_iso: float = 0.0
     """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
@@ -248,7 +248,7 @@ class TrainConfig:
     The ``fast`` and ``demo`` presets drop it at (0.9, 0.95), for every method: the curriculum's
     growth ends at grow_to (75 %), so with the paper's drops ours has only 5 % of its steps at the
     full rate with every frame in. At 10 minutes the later drops were better on every seed of
-    ours on cat_walk and the three built-ins (14 fits) and on 12 of 14 atlasnet fits (README,
+    ours on cat_walk and the three built-ins (14 fits) and on 12 of 14 atlasnet fits (docs/results.md,
     "Measured figures")."""
     pairs_per_step: int = 2
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
@@ -269,7 +269,7 @@ class TrainConfig:
     already in it only; while the window holds a single frame it pairs as the paper does).
     The ``fast`` and ``demo`` presets use "window": at about 10 minutes it removed a tear on one
     creature seed of three and was better on every humanoid seed, a wash on cat_walk and
-    slightly worse on the sheet (README, "Measured figures"). "sequence", the paper's, stays the
+    slightly worse on the sheet (docs/results.md). "sequence", the paper's, stays the
     dataclass default, so the ``paper`` preset and run folders written before the setting
     existed keep it."""
     seed: int = 0
@@ -393,57 +393,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},  # as in fast
         "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500,
                   # as in fast; the window pairing not measured at this budget, the later lr
-                  # drops were (built-in creature, 3 seeds: msL2 46.4 against 50.1, README)
+                  # drops were (built-in creature, 3 seeds: msL2 46.4 against 50.1, docs/results.md)
                   "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},
     },
     "fast": {
-        # The default: a CPU budget (ours on cat_walk's 35 frames: 1161 s on 2 cores, README):
-        # code 256, a narrow decoder 128-64-32 (a step costs 0.65x one with 256-128-64 and about
-        # 0.45x one with 256-256-128, so 30,000 steps take the time of 20,000 and 14,000; on
-        # cat_walk ours is better for it on seeds 0-2, worse on seed 3 (a partial leg swap), the
-        # same mean over the seeds run; on the humanoid a wash), fewer points, the Jacobian on
-        # 100 of the 1000 UV samples; ours grows the sequence from its middle (the curriculum)
-        # and adds the surface-motion term (loss.alpha_motion, the method default 0.1). Chosen
-        # by measurement on cat_walk and the built-in humanoid, with atlasnet and dsr refitted
-        # at equal time (README, "Measured figures"). On the creature and sheet, which move
-        # little, the curriculum costs ours accuracy (3.5 min: worse than atlasnet with
-        # it, tied without it); it stays on because cat_walk and the humanoid need it (cat_walk
-        # without it: a leg swap on one seed of two). On such short runs (~3,600 steps) lr 1.5e-3
-        # recovers most of that cost (creature 35.4 -> 24.6, sheet 28.1 -> 22.1); at 8,800 steps
-        # and more it is no gain (the humanoid, cat_walk), so lr stays 1e-3 (README). At 10
-        # minutes (~10,300 steps) the cost is gone on the sheet and on 2 creature seeds of 3.
-        # The curriculum pairs frames inside its window only (train.grow_partners): a frame is
-        # not pulled towards neighbours the window has not reached, whose parameterisation is
-        # still the decoder's extrapolation. At about 10 minutes that removed a tear (creature
-        # seed 2: 33.9 -> 18.2) and helped every humanoid seed (41.2 -> 37.2 mean), a wash on
-        # cat_walk (24.6 -> 25.1, 5 seeds), a small cost on the sheet (8.3 -> 9.7); at this
-        # preset's 30,000 steps on cat_walk 16.3 -> 14.0 (5 seeds; one partial leg swap gone).
-        # The learning rate drops at 90 % and 95 % (train.lr_decay_at), after the growth has
-        # ended at 75 %, not at the paper's 80 % and 90 %: at 10 minutes ours gained on every seed
-        # (cat_walk 25.1 -> 23.3, 5 seeds; creature 18.6 -> 17.5, sheet 9.7 -> 8.2, humanoid
-        # 37.2 -> 35.6, 3 seeds each), and atlasnet on 12 of 14 fits (cat_walk 44.4 -> 43.3,
-        # creature 20.5 -> 19.2, sheet 12.3 -> 10.3, humanoid 127.4 -> 127.0) and dsr on 5 of 9
-        # (cat_walk unchanged), so every method gets them. At this preset's 30,000 steps ours
-        # on cat_walk: 13.3 and 13.3 against 14.1 and 13.4 (seeds 0, 1; seeds 2-4 not run).
-        # The encoder sees 250 of the 1000 points a step draws (data.encoder_points; Chamfer
-        # all 1000): a step costs 0.80 x (ours) and 0.75 x (atlasnet), and at 10 minutes ours
-        # gained on every seed of cat_walk (23.3 -> 20.6, 5 seeds), the sheet (8.2 -> 5.1) and
-        # the creature (17.5 -> 14.7; 3 seeds each) and of the humanoid on the lent GPU (43.6
-        # -> 27.9). Atlasnet and dsr did not gain on cat_walk; atlasnet gained on the creature
-        # (19.2 -> 13.6, ahead of ours at those step counts, which gave ours ~7 % less time; at
-        # 10 minutes as each fit times itself ours leads there, 10.9 against 12.5) (README,
-        # "Measured figures").
-        # Since 2026-12-05 (session 30) ours also compares the metrics of frames of different
-        # pairs of a step (loss.alpha_mc_cross 0.1) once the growth has ended (loss.cross_from
-        # 0.75 = grow_to): it ties distant frames, which the neighbour pairs tie only through
-        # a chain that lets the parameterisation slide. At 13,000 steps (3 seeds each): sheet
-        # 5.52 -> 2.34, cat_walk 21.46 -> 21.45 (a tie) (README, "Measured figures"). From the
-        # first step at 0.1 it wrecked a cat_walk seed (55.6); at 0.01 it was too weak for
-        # the sheet's hard seed.
+        # The default, chosen for a 2-core CPU by measurement on cat_walk and the built-ins
+        # against atlasnet and dsr at equal time; each setting that differs from the paper and
+        # the figures behind it: docs/results.md.
         "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000, "encoder_points": 250},
         "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},
-        "train": {"iterations": 30000, "uv_samples": 1000, "checkpoint_every": 1000,
+        "train": {"iterations": 30000, "uv_samples": 1000, "checkpoint_every": 1000, "lr": 2e-3,
                   "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},
     },
     "tiny": {
