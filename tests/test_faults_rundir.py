@@ -23,12 +23,9 @@ TINY = ("--preset", "tiny", "--quiet")
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory) -> Path:
-    from catlas.data import write_example
-
-    out = tmp_path_factory.mktemp("frames") / "frames"
-    write_example(out, n_frames=4)
-    return out
+def frames(example_dir) -> Path:
+    """The shared built-in example (conftest)."""
+    return example_dir
 
 
 @pytest.fixture(scope="module")

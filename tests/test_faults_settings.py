@@ -11,7 +11,6 @@ import yaml
 
 import catlas
 from catlas.config import DataConfig, FitConfig, TrainConfig, make_config, parse_override
-from catlas.data import write_example
 from catlas.errors import CatlasError
 
 from _faults import assert_one_line_error, run_cli, tree
@@ -20,15 +19,14 @@ TINY = ("--preset", "tiny", "--quiet")
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("faults_settings") / "frames"
-    write_example(out, n_frames=4)
-    return out
+def frames(example_dir) -> Path:
+    """The shared built-in example (conftest)."""
+    return example_dir
 
 
 @pytest.fixture(scope="module")
-def run_dir(frames) -> Path:
-    out = frames.parent / "run"
+def run_dir(frames, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults_settings") / "run"
     catlas.fit(frames, out, preset="tiny", overrides={"device": "cpu"}, progress=False)
     return out
 
