@@ -1,4 +1,4 @@
-"""The gradual sequence-growth curriculum (spec 4.3): windows, growth order, sampling weights,
+"""The gradual sequence-growth curriculum (docs/method.md, 5.3): windows, growth order, sampling weights,
 and that a curriculum fit resumes bit-for-bit."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from catlas.train.pairs import GrowingWindow, growing_window, sample_pairs
 
 
 def test_cat_walk_schedule_matches_the_paper():
-    """35 frames, window 5, growth from 30,000 to 150,000 of 200,000 (spec 4.3)."""
+    """35 frames, window 5, growth from 30,000 to 150,000 of 200,000 (docs/method.md, 5.3)."""
     g = growing_window(35, 200_000, 5, 0.15, 0.75)
     assert len(g.event_at) == 30
     assert g.window(0) == (15, 20) and g.window(29_999) == (15, 20)
@@ -111,7 +111,7 @@ def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):
 
 
 def test_curriculum_default_follows_the_paper_per_method():
-    """The paper's OUR configs grow the sequence; its AN and DSR configs do not (spec 2.5, 3)."""
+    """The paper's OUR configs grow the sequence; its AN and DSR configs do not (docs/method.md, 4, 5.3)."""
     assert make_config("tiny").curriculum() is True
     assert make_config("tiny", {"loss": {"method": "atlasnet"}}).curriculum() is False
     assert make_config("tiny", {"loss": {"method": "dsr"}}).curriculum() is False

@@ -1,4 +1,4 @@
-"""Metric functions on plain arrays (evaluation.md 5.5-5.6), both conventions."""
+"""Metric functions on plain arrays (docs/evaluation.md, 4-6), both conventions."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ def _autograd_jacobian(decoder: PatchDecoder, uv: torch.Tensor, codes: torch.Ten
 
 def test_paper_parameter_counts():
     m = AtlasNetwork(ModelConfig())
-    assert sum(p.numel() for p in m.encoder.parameters()) == 2_239_872  # spec 1.1
-    assert sum(p.numel() for p in m.parameters()) == 19_368_952  # spec 1.2
+    assert sum(p.numel() for p in m.encoder.parameters()) == 2_239_872  # docs/method.md, 2.1
+    assert sum(p.numel() for p in m.parameters()) == 19_368_952  # docs/method.md, 2.2
     assert m.decoder.widths == (1026, 513, 256)
 
 

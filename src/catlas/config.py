@@ -255,7 +255,7 @@ class TrainConfig:
     uv_samples: int = 2_500
     """UV samples per frame per step (M), split evenly over the patches."""
     curriculum: bool | None = None
-    """The paper's gradual sequence-growth curriculum (spec 4.3): start on grow_window_init
+    """The paper's gradual sequence-growth curriculum (docs/method.md, 5.3): start on grow_window_init
     frames in the middle of the sequence and add one frame at a time, alternating sides, from
     grow_from to grow_to (fractions of the run); afterwards all frames are used.
     None = the paper's choice per method: on for ours, off for atlasnet and dsr."""
@@ -381,7 +381,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The paper's network, data and schedule. The metric term is evaluated at 500 of the 2500
         # UV samples per frame (50 per patch, redrawn every step): an unbiased Monte-Carlo
         # estimate of the paper's mean over all samples, which keeps an ours step within 1.5x of
-        # an atlasnet step (issue 5; with all 2500 the Jacobian's tangent rows triple the
+        # an atlasnet step (with all 2500 the Jacobian's tangent rows triple the
         # decoder's work: 2.1x; with 750 it read 1.30-1.49x on two machines and 1.57-1.61x on
         # a third, 500 there 1.40x). `--set loss.metric_samples=null` restores the full term.
         "loss": {"metric_samples": 500},

@@ -1,4 +1,4 @@
-"""Correspondences between frames through the atlas (evaluation.md 5.5).
+"""Correspondences between frames through the atlas (docs/evaluation.md, 4).
 
 f_{i->j} = (nearest point of cloud j) o atlas_j o atlas_i^{-1} o (nearest surface sample of i).
 atlas_i^{-1} is known on a dense set of even UV samples: a query point's nearest sample of

@@ -1,4 +1,4 @@
-"""Correspondence and reconstruction metrics on plain arrays (evaluation.md 5.5-5.6).
+"""Correspondence and reconstruction metrics on plain arrays (docs/evaluation.md, 4-6).
 
 Two conventions, named everywhere by a string:
 

@@ -1,4 +1,4 @@
-"""The paper's evaluation protocol on a fitted run (evaluation.md 5.1-5.6).
+"""The paper's evaluation protocol on a fitted run (docs/evaluation.md).
 
 M random frame pairs (A uniform, B uniform over the other frames; seeded here, unlike the
 authors' unseeded draws). Inputs: each frame's latent code comes from the first
@@ -171,7 +171,7 @@ def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
 
 def score_pair(sq_b: np.ndarray, k_b: np.ndarray, thresholds: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, np.ndarray]]:
-    """Correspondence scores of one pair A -> B (evaluation.md 5.6) from the predicted map.
+    """Correspondence scores of one pair A -> B (docs/evaluation.md, 4-5) from the predicted map.
 
     sq_b: (V,V) squared distances between frame B's GT vertices (:func:`metrics.pairwise_sqdist`);
     k_b: (V,) int, index of the GT vertex of B predicted for each GT vertex of A (vertex k's
@@ -204,7 +204,7 @@ SUMMARY_UNITS: dict[str, str] = {
 
 
 def convention_summary(per_pair: dict[str, np.ndarray], d: np.ndarray, r: np.ndarray) -> dict:
-    """Per convention, metric -> {mean, std} in printed units (stds as in evaluation.md 5.6).
+    """Per convention, metric -> {mean, std} in printed units (stds as in docs/evaluation.md, 5.5).
 
     per_pair: :attr:`EvalResult.per_pair`; d, r: (M,V) per-vertex errors and rank fractions of
     all pairs (msL2 and mr use per-vertex stds, mAUC and CD per-pair ones). A NaN column (CD of
@@ -228,7 +228,7 @@ def convention_summary(per_pair: dict[str, np.ndarray], d: np.ndarray, r: np.nda
 
 def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
              seconds: float) -> dict:
-    """Mean +- std per convention in printed units (stds as in evaluation.md 5.6)."""
+    """Mean +- std per convention in printed units (stds as in docs/evaluation.md, 5.5)."""
     pp = res.per_pair
     return {
         "conventions": convention_summary(pp, d, r),

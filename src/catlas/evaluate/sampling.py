@@ -1,4 +1,4 @@
-"""Evaluation-time surface sampling: collapsed-patch removal and even UV samples (evaluation.md 5.3-5.4).
+"""Evaluation-time surface sampling: collapsed-patch removal and even UV samples (docs/evaluation.md, 3).
 
 First pass: every frame is decoded with all P patches at m = floor(n / P) even UV points and the
 mean det g per patch is kept. For a pair, the kept patches are the union of both frames'

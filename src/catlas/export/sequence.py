@@ -1,7 +1,7 @@
 """A run's surfaces for every frame as one mesh sequence with fixed connectivity, and the
 sequence exporters: OBJ / PLY per frame, one animated GLB, a PC2 point cache.
 
-Collapsed patches (evaluation.md 5.4: mean det g of a patch < 1e-3 x the mean over patches)
+Collapsed patches (docs/evaluation.md, 3.2: mean det g of a patch < 1e-3 x the mean over patches)
 are left out, but only those collapsed in *every* frame, so all frames keep the same vertices
 and faces in the same order. Coordinates are in the input's units.
 """

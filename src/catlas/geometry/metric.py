@@ -1,6 +1,6 @@
 """First fundamental form (metric tensor) of a parametric surface and derived quantities.
 
-Conventions (method.md 2.1): a Jacobian ``J`` has shape ``(..., 3, 2)`` with rows x, y, z and
+Conventions (docs/method.md, 2.4): a Jacobian ``J`` has shape ``(..., 3, 2)`` with rows x, y, z and
 columns u, v; the first fundamental form ``fff`` has shape ``(..., 3)`` with last dim (E, F, G).
 """
 
@@ -48,7 +48,7 @@ def area_element(fff: Tensor, eps: float = 1e-12) -> Tensor:
     """Local area element A = sqrt(max(E G - F^2, eps)).
 
     The determinant is clamped to ``eps`` (not 0) so that the gradient stays finite where the
-    surface degenerates (method.md 3.2, "Gotcha").
+    surface degenerates (docs/method.md, 4.2).
 
     Args:
         fff: ``(..., 3)`` as (E, F, G).

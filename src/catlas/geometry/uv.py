@@ -1,7 +1,7 @@
 """UV-domain sampling: random training samples, regular grids, even ("regular spacing")
 evaluation samples and the texture tiling of the patches.
 
-Every patch uses the parameter domain [0, 1]^2 (method.md 1.3).
+Every patch uses the parameter domain [0, 1]^2 (docs/method.md, 2.3).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def even_uv(
     iterations: int = 250,
     decay: float = 0.994,
 ) -> Tensor:
-    """Evenly spread ("regular spacing") UV samples on [0, 1]^2 (evaluation.md 5.3).
+    """Evenly spread ("regular spacing") UV samples on [0, 1]^2 (docs/evaluation.md, 3.1).
 
     Greedy, decaying-step repulsion: start from ``m`` i.i.d. uniform points and step
     s = 0.25 / sqrt(m); each iteration every point proposes x + s (cos a, sin a) (random a,

@@ -1,4 +1,4 @@
-"""Chamfer distance with squared distances, each direction averaged separately (method.md 2.2)."""
+"""Chamfer distance with squared distances, each direction averaged separately (docs/method.md, 3.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DSR regularisers (deformation + total-area overlap terms; method.md 3.2)."""
+"""DSR regularisers (deformation + total-area overlap terms; docs/method.md, 4.2)."""
 
 from __future__ import annotations
 

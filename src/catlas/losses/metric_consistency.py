@@ -1,4 +1,4 @@
-"""Metric-consistency loss L_mc (method.md 2.3)."""
+"""Metric-consistency loss L_mc (docs/method.md, 3.2)."""
 
 from __future__ import annotations
 

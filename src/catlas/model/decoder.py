@@ -2,7 +2,7 @@
 
 Each patch p maps [u, v, z] (z = latent code, C values) through
 ``2+C -> H1 -> ... -> Hk -> 3`` with Softplus between layers and a linear last layer
-(spec 1.2). Two savings over a plain implementation, neither of which changes the function:
+(docs/method.md, 2.2). Two savings over a plain implementation, neither of which changes the function:
 
 * the code's contribution to the first layer, ``z @ W_z + b``, is computed once per frame
   and patch, not once per UV sample;

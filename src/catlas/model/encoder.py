@@ -8,7 +8,7 @@ from torch import nn
 
 class PointNetEncoder(nn.Module):
     """Per-point MLP 3 -> w1 -> ... -> C (ReLU between, none after C), max-pool over points,
-    then Linear C->C, ReLU, Linear C->C, ReLU (spec 1.1). The code is therefore >= 0.
+    then Linear C->C, ReLU, Linear C->C, ReLU (docs/method.md, 2.1). The code is therefore >= 0.
 
     A per-point 1x1 Conv1d is the same map as a Linear on the last axis; Linear is used.
     """

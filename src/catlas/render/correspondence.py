@@ -6,7 +6,7 @@ coordinates in the sequence's bounding box as RGB). A point of frame j takes the
 reference point it is mapped to by ``run.correspond(j, ref)``, so equal colours mean
 "predicted to be the same point of the body".
 
-Error: the evaluation protocol (evaluation.md 5.5) from frame j to the reference on the GT
+Error: the evaluation protocol (docs/evaluation.md, 4) from frame j to the reference on the GT
 vertices; a vertex's error is the distance (input units) between its predicted and its true
 correspondent in the reference frame.
 """

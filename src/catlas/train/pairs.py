@@ -1,5 +1,5 @@
-"""Which frames go into a training step: pairs (i, j) with 0 < |i - j| <= tau (spec 4.2), and
-the paper's gradual sequence-growth curriculum (spec 4.3) that decides where i may come from."""
+"""Which frames go into a training step: pairs (i, j) with 0 < |i - j| <= tau (docs/method.md, 5.2), and
+the paper's gradual sequence-growth curriculum (docs/method.md, 5.3) that decides where i may come from."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def sample_points(
 
 
 class GrowingWindow:
-    """The gradual sequence-growth curriculum (spec 4.3): training starts on ``init`` frames in
+    """The gradual sequence-growth curriculum (docs/method.md, 5.3): training starts on ``init`` frames in
     the middle of the sequence and grows the window one frame at a time, alternating sides,
     at evenly spaced iterations from ``start`` to ``end``; from then on every frame is used.
 
