@@ -1,4 +1,6 @@
-"""Command line: thin wrappers that parse arguments, call the API and print."""
+"""Command line: thin wrappers that parse arguments, call the API and print.
+
+The text users see is in :data:`DESCRIPTION`, :data:`EXAMPLES` and each subcommand's help."""
 
 from __future__ import annotations
 
@@ -12,9 +14,43 @@ import yaml
 
 from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, parse_override
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
+from catlas.data.synthetic import MAX_EXAMPLE_FRAMES
 from catlas.errors import CatlasError
 
-"""Most frames ``catlas example`` writes."""
+DESCRIPTION = """\
+catlas reconstructs the surface of one deforming object from a sequence of point clouds. It fits
+one multi-patch atlas to the whole sequence, so every frame's mesh has the same vertices, faces and
+texture coordinates: dense correspondences between any two frames, without templates or labels."""
+
+EXAMPLES = """\
+examples:
+  catlas example runs/example                            # write a built-in example sequence
+  catlas fit runs/example --out runs/demo --preset demo  # fit it (meshes in runs/demo/meshes)
+  catlas export runs/demo --format glb                   # one animated GLB of the surface
+  catlas correspond runs/demo --from 0 --to 12 --out corr.csv
+
+'catlas COMMAND --help' describes a command's options."""
+
+PUBLIC_PRESETS = ("fast", "paper", "demo")
+"""The presets shown in help; ``tiny`` (for tests) is accepted but not listed."""
+
+DEVICE_HELP = ("auto (default: cuda when this machine has a CUDA GPU, else cpu), cpu, cuda or "
+               "cuda:N")
+
+
+def _preset(name: str) -> str:
+    """argparse type of --preset: any preset, with only the public ones named when it is unknown."""
+    if name not in PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset {name!r} (choose from "
+                                         f"{', '.join(PUBLIC_PRESETS)})")
+    return name
+
+
+def _command(sub: Any, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with the given example lines."""
+    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                          epilog="examples:\n" + examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -206,71 +242,89 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="catlas", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="catlas", description=DESCRIPTION, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
 
-    f = sub.add_parser("fit", help="fit a temporally-coherent atlas to a sequence")
-    f.add_argument("input", nargs="?", help="folder of frames (.ply .obj .off .xyz .txt .npy) or one (K,N,3) .npy/.npz")
-    f.add_argument("--out", help="run folder to create")
+    f = _command(sub, "fit", "fit a temporally-coherent atlas to a sequence",
+                 "  catlas fit FRAMES_DIR --out runs/mine             # the fast preset\n"
+                 "  catlas fit FRAMES_DIR --out runs/t --minutes 10   # as many steps as fit in 10 minutes\n"
+                 "  catlas fit --resume runs/mine                     # continue after Ctrl-C or a crash")
+    f.add_argument("input", nargs="?", metavar="INPUT", help="folder of frames (.ply .obj .off .xyz .txt .npy) or one (K,N,3) .npy/.npz")
+    f.add_argument("--out", metavar="RUN_DIR", help="run folder to create")
     f.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
-    f.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    f.add_argument("--preset", default="fast", choices=sorted(PRESETS),
+    f.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run folder (only one that catlas wrote)")
+    f.add_argument("--preset", default="fast", type=_preset, metavar="{" + ",".join(PUBLIC_PRESETS) + "}",
                    help="fast (default: 30,000 steps, about 20 minutes on a 2-core CPU), paper (the "
-                        "paper's network and samples), demo, tiny")
+                        "paper's network, samples and 200,000 steps) or demo (the built-in "
+                        "example in a minute or two)")
     f.add_argument("--method", choices=METHODS, help="ours (default), atlasnet or dsr")
     steps = f.add_mutually_exclusive_group()
-    steps.add_argument("--iterations", type=int, help="training steps (default: the preset's)")
-    steps.add_argument("--minutes", type=float,
+    steps.add_argument("--iterations", type=int, metavar="N", help="training steps (default: the preset's)")
+    steps.add_argument("--minutes", type=float, metavar="M",
                        help="a time budget instead: time the step here, then run as many steps as fit "
                             "(recorded in config.yaml and time_budget.json)")
-    f.add_argument("--seed", type=int,
+    f.add_argument("--seed", type=int, metavar="S",
                    help="random seed of the fit: initial weights, point sampling, pairs (default 0; "
                         "0 to 4294967295)")
-    f.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
+    f.add_argument("--device", help=DEVICE_HELP + "; a resumed fit keeps its run's device")
     f.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set model.n_patches=25 (repeatable)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_fit)
 
-    e = sub.add_parser("example", help="write a built-in example sequence (default: a walking creature)")
-    e.add_argument("out", help="folder to write the frames to")
-    e.add_argument("--frames", type=int, default=24, help="number of frames (default 24; 1 to 10000)")
+    e = _command(sub, "example", "write a built-in example sequence (default: a walking creature)",
+                 "  catlas example runs/example\n"
+                 "  catlas example runs/sheet --kind sheet --frames 48 --force")
+    e.add_argument("out", metavar="DIR", help="folder to write the frames to (OBJ meshes, one per frame)")
+    e.add_argument("--frames", type=int, default=24, metavar="N",
+                   help=f"number of frames (default 24; 1 to {MAX_EXAMPLE_FRAMES})")
     e.add_argument("--kind", choices=EXAMPLE_KINDS, default="creature",
                    help="creature: a quadruped walking in place; sheet: a sheet rolling into an "
                         "arc; humanoid: a humanoid marching in place with large limb swings")
-    e.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    e.add_argument("--force", action="store_true",
+                   help="replace the frames of an earlier catlas example in DIR")
     e.set_defaults(func=_example)
 
-    c = sub.add_parser("correspond", help="map points of one frame to another through the atlas")
+    c = _command(sub, "correspond", "map points of one frame to another through the atlas",
+                 "  catlas correspond runs/demo --from 0 --to 12 --out corr.csv\n"
+                 "  catlas correspond runs/demo --from 0 --to 12 --points my_points.xyz --out corr.npz")
     c.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     c.add_argument("--from", dest="src", type=int, required=True, metavar="I", help="source frame")
     c.add_argument("--to", dest="dst", type=int, required=True, metavar="J", help="target frame")
     c.add_argument("--points", metavar="FILE",
                    help="query points in input units (.xyz .txt .npy .ply .obj .off); "
                         "default: frame I's stored cloud")
-    c.add_argument("--out", required=True, metavar="FILE", help=".npz or .csv")
-    c.add_argument("--samples", type=int, default=3125,
+    c.add_argument("--out", required=True, metavar="FILE",
+                   help="file to write, .npz or .csv: for each query point the index and position "
+                        "of its match in frame J's stored cloud")
+    c.add_argument("--samples", type=int, default=3125, metavar="N",
                    help="surface samples per frame (default 3125, the evaluation protocol's; at least "
                         "one per patch, at most 100,000)")
-    c.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    c.add_argument("--device", default="auto", help=DEVICE_HELP)
     c.set_defaults(func=_correspond)
 
-    v = sub.add_parser("eval", help="score correspondences and reconstruction (the paper's protocol)")
+    v = _command(sub, "eval", "score correspondences and reconstruction (the paper's protocol)",
+                 "  catlas eval runs/demo                  # against the GT stored with the run\n"
+                 "  catlas eval runs/cat --gt data/cat_walk --pairs 500 --overwrite")
     v.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     v.add_argument("--gt", metavar="GT_SEQUENCE",
                    help="GT meshes/vertices (folder or .npy/.npz), same vertex order in every "
                         "frame, input units; default: the vertices stored with the run")
-    v.add_argument("--pairs", type=int, default=500,
+    v.add_argument("--pairs", type=int, default=500, metavar="N",
                    help="random frame pairs scored (default 500, the paper's; at most 100,000)")
-    v.add_argument("--seed", type=int, default=0, help="seed of the frame-pair draws (default 0)")
-    v.add_argument("--points", type=int, default=3125,
+    v.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the frame-pair draws (default 0)")
+    v.add_argument("--points", type=int, default=3125, metavar="N",
                    help="predicted points per shape (default 3125, the paper's; at least one per "
                         "patch, at most 100,000)")
-    v.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    v.add_argument("--device", default="auto", help=DEVICE_HELP)
     v.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/eval")
     v.set_defaults(func=_eval)
 
-    k = sub.add_parser("compare", help="print evaluated runs side by side")
+    k = _command(sub, "compare", "print evaluated runs side by side",
+                 "  catlas compare runs/cat_ours runs/cat_atlasnet runs/cat_dsr\n"
+                 "  catlas compare runs/cat_ours --baseline nearest gt-atlas --convention paper")
     k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run folders (catlas eval)")
     k.add_argument("--convention", choices=("code", "paper"), default="code",
                    help="metric convention: code (default; the authors' evaluation code, which made "
@@ -284,23 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GT for --baseline (as for eval); default: the vertices stored with the "
                         "first run")
     k.set_defaults(func=_compare)
-    b = sub.add_parser("bench", help="measure matmul rate, training-step speed, FLOPs and memory")
-    b.add_argument("--preset", nargs="+", default=["paper"], choices=sorted(PRESETS))
-    b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS)
-    b.add_argument("--repeats", type=int, default=5, help="timed steps per configuration and round")
-    b.add_argument("--rounds", type=int, default=3,
-                   help="rounds; each times every configuration in turn (interleaved)")
-    b.add_argument("--frames", type=int, default=8,
+    b = _command(sub, "bench", "measure matmul rate, training-step speed, FLOPs and memory",
+                 "  catlas bench                                   # the paper preset, every method\n"
+                 "  catlas bench --preset fast --method ours --variant w:model.code_dim=128")
+    b.add_argument("--preset", nargs="+", default=["paper"], type=_preset,
+                   metavar="{" + ",".join(PUBLIC_PRESETS) + "}",
+                   help="presets to measure (default: paper)")
+    b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS,
+                   help="methods to measure (default: all)")
+    b.add_argument("--repeats", type=int, default=5, metavar="N",
+                   help="timed steps per configuration and round (default 5)")
+    b.add_argument("--rounds", type=int, default=3, metavar="N",
+                   help="rounds; each times every configuration in turn (interleaved; default 3)")
+    b.add_argument("--frames", type=int, default=8, metavar="N",
                    help="frames of random clouds (a fit's sequence length; default 8, 2 to 1000)")
     b.add_argument("--variant", action="append", metavar="NAME:SECTION.KEY=VALUE",
                    help="also time every preset and method with this setting, as rows 'preset+NAME' "
                         "(repeatable; settings with the same NAME combine)")
-    b.add_argument("--device", default="cpu")
+    b.add_argument("--device", default="auto", help=DEVICE_HELP)
     b.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a setting of every measured configuration (repeatable)")
     b.set_defaults(func=_bench)
 
-    x = sub.add_parser("export", help="write the surface sequence as OBJ/PLY per frame, GLB or PC2")
+    x = _command(sub, "export", "write the surface sequence as OBJ/PLY per frame, GLB or PC2",
+                 "  catlas export runs/demo --format obj          # runs/demo/export/obj/frame_0000.obj ...\n"
+                 "  catlas export runs/demo --format ply glb pc2  # several formats at once")
     x.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     x.add_argument("--format", nargs="+", required=True, choices=("obj", "ply", "glb", "pc2"),
                    help="obj/ply: one file per frame; glb: one animated file (morph targets); "
@@ -308,12 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--resolution", type=int, metavar="R",
                    help="UV grid vertices per patch side, 2 to 512 (default: the run's train.mesh_resolution)")
     x.add_argument("--out", metavar="DIR", help="default RUN_DIR/export/FORMAT")
-    x.add_argument("--fps", type=float, default=12.0,
+    x.add_argument("--fps", type=float, default=12.0, metavar="FPS",
                    help="GLB animation frame rate, frames per second (default 12; 0.01 to 1000)")
     _add_output_options(x)
     x.set_defaults(func=_export)
 
-    r = sub.add_parser("render", help="pictures of the textured reconstruction, GIF/MP4, correspondences")
+    r = _command(sub, "render", "pictures of the textured reconstruction, GIF/MP4, correspondences",
+                 "  catlas render runs/demo --gif --mp4        # per-frame PNGs and animations\n"
+                 "  catlas render runs/demo --correspondences  # clouds coloured through the map")
     r.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     r.add_argument("--out", metavar="DIR", help="default RUN_DIR/render")
     r.add_argument("--gif", action="store_true", help="also write surface.gif and side_by_side.gif")
@@ -323,18 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "error heat maps when GT is known")
     r.add_argument("--gt", metavar="GT_SEQUENCE",
                    help="GT vertices for the error map (default: those stored with the run)")
-    r.add_argument("--reference", type=int, default=0, help="reference frame of --correspondences")
-    r.add_argument("--frames", type=int, default=5,
+    r.add_argument("--reference", type=int, default=0, metavar="I",
+                   help="reference frame of --correspondences (default 0)")
+    r.add_argument("--frames", type=int, default=5, metavar="N",
                    help="frames shown by --correspondences, spread over the sequence (default 5; 1 to 200)")
-    r.add_argument("--size", type=int, default=480,
+    r.add_argument("--size", type=int, default=480, metavar="PX",
                    help="image height and width of one panel, pixels (default 480; 16 to 4096)")
     r.add_argument("--resolution", type=int, metavar="R",
                    help="UV grid vertices per patch side, 2 to 512 (default 33)")
     r.add_argument("--fps", type=float, default=12.0,
                    help="GIF / MP4 frame rate, frames per second (default 12; 0.01 to 1000)")
-    r.add_argument("--up", choices=("x", "y", "z"), default="y", help="world up axis")
-    r.add_argument("--azim", type=float, default=35.0, help="camera azimuth, degrees")
-    r.add_argument("--elev", type=float, default=20.0, help="camera elevation, degrees")
+    r.add_argument("--up", choices=("x", "y", "z"), default="y", help="world up axis (default y)")
+    r.add_argument("--azim", type=float, default=35.0, metavar="DEG", help="camera azimuth, degrees (default 35)")
+    r.add_argument("--elev", type=float, default=20.0, metavar="DEG", help="camera elevation, degrees (default 20)")
     _add_output_options(r)
     r.set_defaults(func=_render)
     return p
@@ -344,7 +409,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by the commands that write surfaces (export, render)."""
     parser.add_argument("--keep-collapsed", action="store_true", help="keep patches that collapse in every frame")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
