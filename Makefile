@@ -1,12 +1,15 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
+# The PyTorch that setup installs (the CPU build on this project's machines): the version the tests
+# and docs/ measurements use. pyproject.toml accepts any torch>=2.4,<3 for installs elsewhere.
+TORCH_VERSION := 2.13.0
 
 .PHONY: setup demo test test-slow clean
 
 $(VENV_STAMP): pyproject.toml
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(VENV_STAMP)
 
