@@ -157,7 +157,9 @@ def load_run(path: str | Path, device: str = "cpu", snapshot: int | None = None)
         state = load_checkpoint(path, map_location=dev)
     else:
         state = load_snapshot(path, snapshot, map_location=dev)
-    model = AtlasNetwork(cfg.model, seq.n_frames).to(dev)
+    with torch.random.fork_rng(devices=[]):  # the initial weights, replaced below, use the
+        model = AtlasNetwork(cfg.model, seq.n_frames)  # CPU generator: leave the caller's as it was
+    model = model.to(dev)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
