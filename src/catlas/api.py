@@ -100,7 +100,7 @@ def fit(
                 raise
 
         on_main(par, write_inputs)
-        state = seeded_state(cfg, device, seq.n_frames)
+        state = new_state(cfg, device, seq.n_frames)
     try:
         run, last, n_threads, start_iteration = _train_and_load(out, cfg, seq, state, par, progress)
         if main:
@@ -120,24 +120,6 @@ def fit(
         if lock is not None:
             lock.release()
     return run
-
-
-def seeded_state(cfg: FitConfig, device: torch.device, n_frames: int) -> TrainState:
-    """:func:`~catlas.train.loop.new_state` without touching the caller's global RNGs.
-
-    new_state seeds torch's global generators (``torch.manual_seed``: the CPU one and every CUDA
-    device's) and initialises the weights from the CPU one; that happens here inside
-    ``torch.random.fork_rng``, so the weights are those of the seed, as before, and the caller's
-    generator states are as they were afterwards. The fit draws everything else from its own
-    ``state.generator``."""
-    devices: list[int] = []
-    if torch.cuda.is_available():
-        if device.type == "cuda":
-            torch.cuda.init()  # now, so that the fork saves the CUDA states the seeding changes
-        if torch.cuda.is_initialized():
-            devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
-        return new_state(cfg, device, n_frames)
 
 
 def _train_and_load(out: Path, cfg: FitConfig, seq: Sequence, state, par: DataParallel | None,
@@ -208,7 +190,7 @@ def _prepare_resume(out: Path, overrides: dict[str, Any] | None, par: DataParall
         device = par.device(device)
     lock = on_main(par, lambda: RunLock(out).acquire())
     try:
-        state = seeded_state(cfg, device, seq.n_frames)
+        state = new_state(cfg, device, seq.n_frames)
         if has_checkpoint(out):
             state.load_state_dict(load_checkpoint(out, map_location=device))
         else:

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from catlas.api import seeded_state
 from catlas.config import FitConfig, make_config, merge_dicts
 from catlas.errors import CatlasError
 from catlas.run import resolve_device
-from catlas.train.loop import TrainState, training_step
+from catlas.train.loop import TrainState, new_state, training_step
 from catlas.train.objectives import ActiveTerms, jacobian_samples
 from catlas.train.threads import fit_threads
 
@@ -101,7 +100,7 @@ def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_
     rss: dict[str, float] = {}
     for name, cfg in cfgs.items():
         device = resolve_device(cfg.device)
-        state = seeded_state(cfg, device, n_frames)
+        state = new_state(cfg, device, n_frames)
         g = torch.Generator().manual_seed(0)
         points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
         areas = torch.full((n_frames,), 0.8, device=device)

@@ -69,9 +69,13 @@ class TrainState:
 
 def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None) -> TrainState:
     """A freshly initialised model/optimiser; the seed fixes the weights and every draw.
-    n_frames is needed for per-frame codes."""
-    torch.manual_seed(cfg.train.seed)
-    model = AtlasNetwork(cfg.model, n_frames).to(device)
+    n_frames is needed for per-frame codes. The caller's global random state is left as it was:
+    the weights are drawn from the CPU generator inside a fork of it (built on the CPU, then
+    moved), and the fit draws everything else from ``state.generator``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(cfg.train.seed)
+        model = AtlasNetwork(cfg.model, n_frames)
+    model = model.to(device)
     # the fused kernel (one pass over all parameters) is the same Adam, faster on CPU and GPU
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused)
