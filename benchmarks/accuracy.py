@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     budget.add_argument("--iterations", type=int, help="training steps of every method")
     budget.add_argument("--minutes", type=float, help="training minutes of every method (timed steps)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="setting for every fit (repeatable), e.g. model.latent=per_frame")
+                   help="setting for every fit (repeatable), e.g. loss.alpha_motion=0")
     p.add_argument("--methods-set", action="append", default=[], metavar="METHOD:SECTION.KEY=VALUE",
                    help="setting for one method's fits (repeatable), e.g. ours:loss.alpha_mc=1")
     p.add_argument("--label", help="name of this variant: folder suffix and row name")

@@ -80,7 +80,7 @@ FIT_CASES = [
     (["--set", "loss.alpha_mc=-0.5"], ["loss.alpha_mc", ">= 0", "-0.5"]),
     (["--set", "loss.alpha_mc=.nan"], ["loss.alpha_mc", "nan"]),
     (["--set", "loss.dsr_e=-1"], ["loss.dsr_e", "-1"]),
-    (["--set", "loss.mc_from=1.5"], ["loss.mc_from", "[0, 1]", "1.5"]),
+    (["--set", "loss.cross_from=1.5"], ["loss.cross_from", "[0, 1]", "1.5"]),
     (["--set", "loss.metric_samples=0"], ["loss.metric_samples", "got 0"]),
     (["--set", "loss.method=3"], ["loss.method", "a string", "3"]),
     (["--set", "device=[cpu]"], ["device", "a string"]),

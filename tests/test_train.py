@@ -17,8 +17,6 @@ import yaml
 import catlas
 from catlas.config import FitConfig, LossConfig, TrainConfig, make_config
 from catlas.errors import CatlasError
-from catlas.geometry.metric import first_fundamental_form
-from catlas.losses.dsr import dsr_terms
 from catlas.train.checkpoint import load_checkpoint
 from catlas.train.loop import learning_rate
 from catlas.train.objectives import ActiveTerms, needs_jacobian, step_loss
@@ -100,31 +98,6 @@ def test_objectives_select_terms_by_method():
     assert set(t) == {"chamfer", "loss"} and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
 
 
-def test_isometry_term_of_ours_is_dsr_deformation_terms_and_zero_on_an_isometry():
-    B, P, S = 4, 2, 5
-    xyz, clouds = torch.rand(B, P, S, 3), torch.rand(B, 20, 3)
-    cfg = LossConfig(method="ours", alpha_iso=0.01, alpha_motion=0.0)
-    assert needs_jacobian(cfg, ActiveTerms(pairs=False))  # no pairs, but the isometry term is per frame
-    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0))
-    # columns of J orthonormal times one scale: E = G = s^2, F = 0 everywhere, so E, G, skew are 0
-    q, _ = torch.linalg.qr(torch.randn(B, P, S, 3, 2))
-    loss, t = step_loss(xyz, 0.7 * q, clouds, cfg, active=ActiveTerms(pairs=False))
-    assert float(t["isometry"]) == pytest.approx(0.0, abs=1e-10)
-    assert float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
-    # a sheared Jacobian: the term equals DSR's E + G + skew (no area term)
-    jac = torch.rand(B, P, S, 3, 2) + 0.5
-    loss, t = step_loss(xyz, jac, clouds, cfg, active=ActiveTerms(pairs=True))
-    parts = dsr_terms(first_fundamental_form(jac), torch.zeros(B))
-    expected_iso = parts["E"] + parts["G"] + parts["skew"]
-    assert float(t["isometry"]) == pytest.approx(float(expected_iso), rel=1e-6) and float(expected_iso) > 0
-    assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["metric_consistency"] + 0.01 * expected_iso), rel=1e-6)
-    # patches isometric at different scales (x0.5, x2): one scale for the batch, so not 0
-    scaled = q * torch.tensor([0.5, 2.0]).view(1, P, 1, 1, 1)
-    assert float(step_loss(xyz, scaled, clouds, cfg)[1]["isometry"]) > 1.0
-    with pytest.raises(ValueError, match="alpha_iso"):
-        LossConfig(alpha_iso=-1.0)
-
-
 def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> dict[int, dict]:
     """The logged terms of training_step at each of ``steps`` of one fresh fit on random clouds."""
     from catlas.train import loop
@@ -139,27 +112,13 @@ def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> di
 
 
 def test_active_terms_follow_the_run_schedule():
-    """mc_from 0.2, iso_until 0.5, cross_from 0.75 of 100 steps: each flag switches at its step;
-    a single frame has no pairs at any step."""
-    cfg = LossConfig(method="ours", mc_from=0.2, iso_until=0.5, cross_from=0.75)
+    """cross_from 0.75 of 100 steps: the cross flag switches at its step; pairs are on at every
+    step with more than one frame, a single frame has no pairs at any step."""
+    cfg = LossConfig(method="ours", cross_from=0.75)
     at = {it: ActiveTerms.at(cfg, 5, it, 100) for it in (0, 19, 20, 49, 50, 74, 75, 99)}
-    assert [at[it].pairs for it in at] == [False, False, True, True, True, True, True, True]
-    assert [at[it].iso for it in at] == [True, True, True, True, False, False, False, False]
+    assert all(at[it].pairs for it in at)
     assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
     assert not ActiveTerms.at(cfg, 1, 99, 100).pairs
-
-
-def test_isometry_term_stops_at_iso_until():
-    """loss.iso_until=0.5: the isometry term is in the loss during the first half of the run
-    only (logged as 0 after it); the metric term stays on after it."""
-    with pytest.raises(ValueError, match="iso_until"):
-        LossConfig(method="ours", iso_until=1.5)
-    cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_iso": 0.001, "iso_until": 0.5},
-                               "train": {"iterations": 10}})
-    seen = _terms_at_steps(cfg, n_frames=4, steps=(0, 4, 5, 9))
-    assert all(seen[it]["isometry"] > 0 for it in (0, 4))
-    assert all(seen[it]["isometry"] == 0 and seen[it]["metric_consistency"] > 0 for it in (5, 9))
-    assert not needs_jacobian(replace(cfg.loss, alpha_mc=0.0), ActiveTerms(iso=False))
 
 
 def test_cross_pair_term_starts_at_cross_from():
@@ -174,32 +133,6 @@ def test_cross_pair_term_starts_at_cross_from():
     assert all(seen[it]["metric_cross"] > 0 for it in (5, 9))
     no_mc = replace(cfg.loss, alpha_mc=0.0)
     assert not needs_jacobian(no_mc, ActiveTerms(cross=False)) and needs_jacobian(no_mc)
-
-
-def test_normal_motion_penalises_only_the_displacement_across_the_surface():
-    """loss.motion_component=normal: on a plane z = c (normal +z) a displacement (0.3, 0.2, 0.1)
-    costs 0.1^2 (the full term: 0.14); a slide along the plane costs nothing."""
-    from catlas.losses.surface_motion import normal_motion
-
-    B, P, S, k = 2, 3, 6, 4
-    jac = torch.zeros(B, P, k, 3, 2)
-    jac[..., 0, 0], jac[..., 1, 1] = 2.0, 0.5  # a scaled plane: the normal is still +z
-    a = torch.rand(B, P, S, 3)
-    b = a - torch.tensor([0.3, 0.2, 0.1])
-    assert float(normal_motion(a, b, jac, jac)) == pytest.approx(0.01, rel=1e-5)
-    assert float(normal_motion(a, a + torch.tensor([0.5, -0.4, 0.0]), jac, jac)) == pytest.approx(0.0, abs=1e-12)
-    cfg = LossConfig(method="ours", motion_component="normal", alpha_motion=1.0, alpha_mc=0.0)
-    assert needs_jacobian(cfg) and not needs_jacobian(cfg, ActiveTerms(pairs=False))
-    xyz = torch.cat([a[:1], b[:1]]).requires_grad_(True)
-    jj = torch.cat([jac[:1], jac[:1]]).requires_grad_(True)
-    loss, t = step_loss(xyz, jj, torch.rand(2, 20, 3), cfg)
-    assert float(t["motion"]) == pytest.approx(0.01, rel=1e-5)
-    loss.backward()
-    assert jj.grad is None or float(jj.grad.abs().max()) == 0.0  # the normals carry no gradient
-    with pytest.raises(ValueError, match="motion_component"):
-        LossConfig(motion_component="tangent")
-    with pytest.raises(ValueError, match=r"k <= S"):  # more Jacobian samples than points
-        normal_motion(a[:, :, :2], b[:, :, :2], jac, jac)
 
 
 def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
@@ -220,29 +153,6 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
         LossConfig(alpha_mc_cross=-0.1)
-
-
-def test_graded_motion_charges_a_slide_at_the_tangent_fraction():
-    """loss.motion_tangent: on the plane z = c a displacement (0.3, 0.2, 0.1) costs
-    0.1^2 + t * (0.3^2 + 0.2^2): 0.01 at t = 0 (normal only), 0.14 at t = 1 (the full term)."""
-    from catlas.losses.surface_motion import graded_motion
-
-    B, P, S, k = 2, 3, 6, 4
-    jac = torch.zeros(B, P, k, 3, 2)
-    jac[..., 0, 0], jac[..., 1, 1] = 1.5, 0.7
-    a = torch.rand(B, P, S, 3)
-    b = a - torch.tensor([0.3, 0.2, 0.1])
-    for t in (0.0, 0.25, 1.0):
-        assert float(graded_motion(a, b, jac, jac, t)) == pytest.approx(0.01 + t * 0.13, rel=1e-5)
-    cfg = LossConfig(method="ours", motion_component="normal", motion_tangent=0.25, alpha_motion=1.0,
-                     alpha_mc=0.0)
-    xyz = torch.cat([a[:1], b[:1]])
-    loss, terms = step_loss(xyz, torch.cat([jac[:1], jac[:1]]), torch.rand(2, 20, 3), cfg)
-    assert float(terms["motion"]) == pytest.approx(0.01 + 0.25 * 0.13, rel=1e-5)
-    with pytest.raises(ValueError, match="motion_tangent"):
-        LossConfig(motion_tangent=1.5, motion_component="normal")
-    with pytest.raises(ValueError, match="motion_component=normal"):  # meaningless with the full term
-        LossConfig(motion_tangent=0.5)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():
@@ -275,6 +185,8 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d["train"]["grow_copy_code"] = False
     d["train"]["grow_sampling"] = "balanced"
     d["loss"]["cross_early_gap"] = 0
+    d["loss"].update(mc_from=0.0, motion_component="full", motion_tangent=0.0, alpha_iso=0.0, iso_until=1.0)
+    d["model"]["latent"] = "encoder"
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):
@@ -433,24 +345,6 @@ def test_ctrl_c_writes_checkpoint_and_exits_130(example_dir, tmp_path):
     assert json.loads((tmp_path / "r" / "checkpoint.json").read_text())["iteration"] == 7
 
 
-def test_per_frame_codes_fit_and_reload(example_dir, tmp_path):
-    """latent=per_frame: one learnable code per frame, all equal at the start; the run reloads
-    with the trained codes and decodes every frame."""
-    from catlas.config import make_config as mk
-    from catlas.train.loop import new_state
-
-    cfg = mk("tiny", {"model": {"latent": "per_frame"}, "device": "cpu"})
-    state = new_state(cfg, torch.device("cpu"), n_frames=6)
-    assert state.model.encoder is None and state.model.frame_codes.shape == (6, 32)
-    assert torch.equal(state.model.frame_codes[0], state.model.frame_codes[5])
-    run = catlas.fit(example_dir, tmp_path / "run", config=cfg, progress=False)
-    codes = run.codes()
-    assert codes.shape == (6, 32) and not torch.equal(codes[0], codes[5])  # frames moved apart
-    again = catlas.load_run(tmp_path / "run")
-    torch.testing.assert_close(again.codes(), codes)
-    assert run.mesh(5).vertices.shape == run.mesh(0).vertices.shape
-
-
 def test_snapshots_for_learning_curves(example_dir, tmp_path):
     from catlas.train.checkpoint import list_snapshots
 
@@ -467,19 +361,6 @@ def test_snapshots_for_learning_curves(example_dir, tmp_path):
     assert not torch.equal(early.model.state_dict()["decoder.uv_weight"], run.model.state_dict()["decoder.uv_weight"])
     with pytest.raises(CatlasError, match="no snapshot"):
         catlas.load_run(out, snapshot=5)
-
-
-def test_mc_from_warm_start_skips_the_metric_term_first(example_dir, tmp_path):
-    """loss.mc_from=0.5: the first half fits Chamfer only (MC logged as 0), then MC is on."""
-    import csv
-
-    over = {"device": "cpu", "loss": {"mc_from": 0.5},
-            "train": {"iterations": 20, "log_every": 5, "threads": 1}}
-    catlas.fit(example_dir, tmp_path / "r", preset="tiny", overrides=over, progress=False)
-    with (tmp_path / "r" / "losses.csv").open() as f:
-        mc = {int(r["iteration"]): float(r["metric_consistency"]) for r in csv.DictReader(f)}
-    assert mc[5] == 0 and mc[10] == 0
-    assert mc[15] > 0 and mc[20] > 0
 
 
 def test_fit_uses_train_threads_and_gives_the_callers_count_back(example_dir, tmp_path):

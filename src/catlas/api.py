@@ -100,7 +100,7 @@ def fit(
                 raise
 
         on_main(par, write_inputs)
-        state = new_state(cfg, device, seq.n_frames)
+        state = new_state(cfg, device)
     try:
         run, last, n_threads, start_iteration = _train_and_load(out, cfg, seq, state, par, progress)
         if main:
@@ -190,7 +190,7 @@ def _prepare_resume(out: Path, overrides: dict[str, Any] | None, par: DataParall
         device = par.device(device)
     lock = on_main(par, lambda: RunLock(out).acquire())
     try:
-        state = new_state(cfg, device, seq.n_frames)
+        state = new_state(cfg, device)
         if has_checkpoint(out):
             state.load_state_dict(load_checkpoint(out, map_location=device))
         else:

@@ -48,8 +48,6 @@ def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
     enc_dims = (3, *m.encoder_widths, C)
     per_point = sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:]))
     enc = B * cfg.data.encoded_points() * per_point + B * 2 * C * C
-    if m.latent == "per_frame":
-        enc = 0
     widths = (*m.resolved_decoder_widths(), 3)
     k = jacobian_samples(cfg.loss, S, P, ActiveTerms(pairs=n_frames > 1))  # tangent samples per patch (2 rows each)
     first = B * P * C * widths[0] + P * S * 2 * widths[0]
@@ -100,7 +98,7 @@ def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_
     rss: dict[str, float] = {}
     for name, cfg in cfgs.items():
         device = resolve_device(cfg.device)
-        state = new_state(cfg, device, n_frames)
+        state = new_state(cfg, device)
         g = torch.Generator().manual_seed(0)
         points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
         areas = torch.full((n_frames,), 0.8, device=device)

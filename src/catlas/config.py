@@ -107,9 +107,6 @@ class ModelConfig:
 
     code_dim: int = 1024
     """Latent code size C."""
-    latent: str = "encoder"
-    """Where a frame's code comes from: "encoder" (PointNet on its cloud, the paper) or
-    "per_frame" (one learnable code per frame, all starting equal, i.e. from one shape)."""
     n_patches: int = 10
     """Number of patches P."""
     encoder_widths: tuple[int, ...] = (64, 128)
@@ -118,8 +115,6 @@ class ModelConfig:
     """Hidden widths of each patch MLP; None = the paper's (C+2, (C+2)//2, (C+2)//4)."""
 
     def __post_init__(self) -> None:
-        if self.latent not in ("encoder", "per_frame"):
-            raise ValueError(f"unknown latent {self.latent!r}; choose encoder or per_frame")
         check_int("code_dim", self.code_dim, 1, MAX_WIDTH)
         check_int("n_patches", self.n_patches, 1, MAX_PATCHES)
         for name, widths, least in (("encoder_widths", self.encoder_widths, 0),
@@ -160,11 +155,6 @@ class LossConfig:
     cross_from: float = 0.0
     """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off, e.g. 0.75
     to start it when the curriculum's growth ends (0 = from the first step with pairs)."""
-    mc_from: float = 0.0
-    """Fraction of the run before which ours fits Chamfer only (a warm start; 0 = MC from the
-    first step, as in the paper). The Jacobian is not computed before then. Measured at 0.15 on
-    cat_walk (10 minutes, 5 seeds): 22.76 +- 0.78 msL2 against 23.30 +- 2.03; on the humanoid
-    mixed (37.36 +- 8.78 against 35.64 +- 10.61, 3 seeds), so not a default (docs/results.md)."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
@@ -176,28 +166,6 @@ class LossConfig:
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
     docs/results.md), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
-    motion_component: str = "full"
-    """Which part of the surface-motion term's displacement is penalised: "full" (|d|^2 over every
-    uv sample) or "normal" (only its component along the surface normal, at the Jacobian's
-    samples; a slide along the surface is then free, see catlas.losses.surface_motion). Not the
-    default: at alpha_motion 0.3 it helped cat_walk and hurt the built-in humanoid; at 0.1 (equal
-    steps) it helped the creature and hurt the sheet on every seed, whose parameterisation then
-    slides where the sheet hardly moves: the tangential part is what holds it (docs/results.md,
-    rows)."""
-    motion_tangent: float = 0.0
-    """With motion_component = "normal": the weight of the displacement's tangential part
-    relative to its normal part (0 = normal only, 1 = the same as "full"; in between, a slide
-    along the surface costs that fraction of a move across it). A pilot at 0.5 (weight 0.1)
-    still hurt the sheet (2 seeds), helped the humanoid and the creature (one seed each; docs/results.md,
-    ablation rows). Only with "normal": with "full" a value other than 0 is an error."""
-    alpha_iso: float = 0.0
-    """Weight of DSR's scaled-isometry terms (E, G and skew of :mod:`catlas.losses.dsr`, no
-    area term, so no meshes needed) added to ours: a catlas addition, not in the paper. They
-    pull every frame's metric towards one scaled isometry, an absolute anchor that the
-    pairwise metric term lacks. 0 = off."""
-    iso_until: float = 1.0
-    """Fraction of the run after which the isometry term (alpha_iso) is off: a prior for the
-    layout early in the fit that stops pulling once the surface is found (1 = the whole run)."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers."""
     dsr_e: float = 1.0
@@ -211,19 +179,12 @@ class LossConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
-        for name in ("mc_from", "cross_from", "iso_until"):
-            check_fraction(name, getattr(self, name))
-        for name in ("alpha_mc", "alpha_mc_cross", "alpha_iso", "alpha_motion", "alpha_dsr", "dsr_e",
+        check_fraction("cross_from", self.cross_from)
+        for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr", "dsr_e",
                      "dsr_g", "dsr_skew", "dsr_stretch", "dsr_total_area", "dsr_total_area_mult"):
             check_weight(name, getattr(self, name))
         if self.metric_samples is not None:
             check_int("metric_samples", self.metric_samples, 1, MAX_POINTS)
-        if self.motion_component not in ("full", "normal"):
-            raise ValueError(f"motion_component must be full or normal, got {self.motion_component!r}")
-        check_fraction("motion_tangent", self.motion_tangent)
-        if self.motion_tangent and self.motion_component != "normal":
-            raise ValueError("motion_tangent grades the normal-only motion term: set "
-                             "loss.motion_component=normal with it (full already charges every direction)")
 
     def motion_weight(self) -> float:
         """The surface-motion weight of this fit: alpha_motion, or the method's default."""
@@ -482,6 +443,12 @@ REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
     ("train", "grow_copy_code"): (False, "d2c65a4"),
     ("train", "grow_sampling"): ("balanced", "39817fe"),
     ("loss", "cross_early_gap"): (0, "a9d0c47"),
+    ("loss", "mc_from"): (0.0, "e5ac7ed"),
+    ("loss", "motion_component"): ("full", "e5ac7ed"),
+    ("loss", "motion_tangent"): (0.0, "e5ac7ed"),
+    ("loss", "alpha_iso"): (0.0, "e5ac7ed"),
+    ("loss", "iso_until"): (1.0, "e5ac7ed"),
+    ("model", "latent"): ("encoder", "e5ac7ed"),
 }
 
 

@@ -78,8 +78,6 @@ class Run:
     @torch.inference_mode()
     def codes(self) -> torch.Tensor:
         """(K, C) latent code of every frame, from its first ``data.encoded_points()`` stored points."""
-        if self._codes is None and self.model.frame_codes is not None:
-            self._codes = self.model.frame_codes.detach().clone()
         if self._codes is None:
             n = self.config.data.encoded_points()
             pts = torch.as_tensor(self.sequence.points[:, :n], device=self.device)
@@ -158,7 +156,7 @@ def load_run(path: str | Path, device: str = "cpu", snapshot: int | None = None)
     else:
         state = load_snapshot(path, snapshot, map_location=dev)
     with torch.random.fork_rng(devices=[]):  # the initial weights, replaced below, use the
-        model = AtlasNetwork(cfg.model, seq.n_frames)  # CPU generator: leave the caller's as it was
+        model = AtlasNetwork(cfg.model)  # CPU generator: leave the caller's as it was
     model = model.to(dev)
     try:
         model.load_state_dict(state["model"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["first_fundamental_form", "area_element", "det_metric", "unit_normal"]
+__all__ = ["first_fundamental_form", "area_element", "det_metric"]
 
 
 def first_fundamental_form(J: Tensor) -> Tensor:
@@ -59,17 +59,3 @@ def area_element(fff: Tensor, eps: float = 1e-12) -> Tensor:
     """
     return det_metric(fff).clamp(min=eps).sqrt()
 
-
-def unit_normal(J: Tensor, eps: float = 1e-12) -> Tensor:
-    """Unit surface normal J_u x J_v / |J_u x J_v|.
-
-    Args:
-        J: ``(..., 3, 2)`` Jacobian d(x, y, z)/d(u, v).
-
-    Returns:
-        ``(..., 3)``; a degenerate J (|J_u x J_v| < eps) gives a vector shorter than 1.
-    """
-    if J.shape[-2:] != (3, 2):
-        raise ValueError(f"expected J of shape (..., 3, 2), got {tuple(J.shape)}")
-    n = torch.linalg.cross(J[..., 0], J[..., 1], dim=-1)
-    return n / n.norm(dim=-1, keepdim=True).clamp_min(eps)

@@ -13,31 +13,19 @@ from catlas.model.encoder import PointNetEncoder
 class AtlasNetwork(nn.Module):
     """Encoder + batched patch decoder; one instance serves ours, atlasnet and dsr alike."""
 
-    def __init__(self, cfg: ModelConfig, n_frames: int | None = None) -> None:
+    def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder: PointNetEncoder | None = None
-        self.frame_codes: nn.Parameter | None = None
-        if cfg.latent == "encoder":
-            self.encoder = PointNetEncoder(cfg.code_dim, tuple(cfg.encoder_widths))
-        else:
-            if not n_frames:
-                raise ValueError("per-frame codes need the number of frames")
-            # every frame starts from the same code, i.e. from one shape
-            self.frame_codes = nn.Parameter(torch.zeros(n_frames, cfg.code_dim))
+        self.encoder = PointNetEncoder(cfg.code_dim, tuple(cfg.encoder_widths))
         self.decoder = PatchDecoder(cfg.n_patches, cfg.code_dim, cfg.resolved_decoder_widths())
 
     @property
     def n_patches(self) -> int:
         return self.cfg.n_patches
 
-    def encode(self, points: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
-        """Codes (B, C) of frames whose clouds are points (B, N, 3) and indices frames (B,)."""
-        if self.encoder is not None:
-            return self.encoder(points)
-        if frames is None:
-            raise ValueError("per-frame codes need the frame indices")
-        return self.frame_codes[frames]
+    def encode(self, points: torch.Tensor) -> torch.Tensor:
+        """Codes (B, C) of frames whose clouds are points (B, N, 3)."""
+        return self.encoder(points)
 
     def decode(
         self, codes: torch.Tensor, uv: torch.Tensor, jacobian: bool | int = False
@@ -59,7 +47,6 @@ class AtlasNetwork(nn.Module):
 
     def forward(
         self, points: torch.Tensor, uv: torch.Tensor, jacobian: bool | int = False,
-        frames: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """points: (B, N, 3), uv: (P, S, 2), frames: (B,) -> see :meth:`decode`."""
-        return self.decode(self.encode(points, frames), uv, jacobian)
+        """points: (B, N, 3), uv: (P, S, 2) -> see :meth:`decode`."""
+        return self.decode(self.encode(points), uv, jacobian)

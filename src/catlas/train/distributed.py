@@ -71,9 +71,6 @@ class DataParallel:
         if cfg.loss.method == "dsr":
             raise CatlasError("method dsr is not supported data-parallel (its E/G terms use "
                               "batch-wide means); run it in a single process")
-        if cfg.loss.method == "ours" and cfg.loss.alpha_iso > 0:
-            raise CatlasError("loss.alpha_iso > 0 is not supported data-parallel (DSR's E/G terms "
-                              "use batch-wide means); run it in a single process or set it to 0")
         if cfg.train.pairs_per_step % self.world_size:
             raise CatlasError(f"train.pairs_per_step={cfg.train.pairs_per_step} must be divisible by "
                               f"the number of processes ({self.world_size})")

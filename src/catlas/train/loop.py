@@ -67,14 +67,14 @@ class TrainState:
             self.frame_hits = state["frame_hits"].cpu()
 
 
-def new_state(cfg: FitConfig, device: torch.device, n_frames: int | None = None) -> TrainState:
+def new_state(cfg: FitConfig, device: torch.device) -> TrainState:
     """A freshly initialised model/optimiser; the seed fixes the weights and every draw.
-    n_frames is needed for per-frame codes. The caller's global random state is left as it was:
+    The caller's global random state is left as it was:
     the weights are drawn from the CPU generator inside a fork of it (built on the CPU, then
     moved), and the fit draws everything else from ``state.generator``."""
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(cfg.train.seed)
-        model = AtlasNetwork(cfg.model, n_frames)
+        model = AtlasNetwork(cfg.model)
     model = model.to(device)
     # the fused kernel (one pass over all parameters) is the same Adam, faster on CPU and GPU
     fused = device.type in ("cpu", "cuda")
@@ -111,7 +111,7 @@ def training_step(
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
     n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, active)
     # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
-    xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac, frames=frames)
+    xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac)
     target_area = areas[frames] if areas is not None else None
     loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active,
                               gather=state.parallel.gather if state.parallel is not None else None)

@@ -12,27 +12,24 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import cross_pair_metric_consistency, metric_consistency
-from catlas.losses.surface_motion import graded_motion, surface_motion
+from catlas.losses.surface_motion import surface_motion
 
 
 @dataclass(frozen=True)
 class ActiveTerms:
     """Which of the scheduled loss terms a step may use (the schedule of one run, at one step).
 
-    pairs: the step has two frames and is past loss.mc_from of the run (metric, motion terms);
-    iso: the step is before loss.iso_until of the run (isometry term);
+    pairs: the step has two frames (metric, motion terms);
     cross: the step is past loss.cross_from of the run (cross-pair metric term).
     A term also needs its method and a weight > 0; the default is every scheduled term allowed."""
 
     pairs: bool = True
-    iso: bool = True
     cross: bool = True
 
     @classmethod
     def at(cls, cfg: LossConfig, n_frames: int, iteration: int, iterations: int) -> ActiveTerms:
         """The terms allowed at step ``iteration`` of ``iterations`` of a fit of ``n_frames``."""
-        return cls(pairs=n_frames > 1 and iteration >= int(cfg.mc_from * iterations),
-                   iso=iteration < int(cfg.iso_until * iterations),
+        return cls(pairs=n_frames > 1,
                    cross=iteration >= int(cfg.cross_from * iterations))
 
 
@@ -41,15 +38,9 @@ ALL_TERMS = ActiveTerms()
 
 def needs_jacobian(cfg: LossConfig, active: ActiveTerms = ALL_TERMS) -> bool:
     """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
-    term has pairs and a weight, or its isometry term a weight and is active; any method whose
-    motion term is on with loss.motion_component = normal (it needs the normals); dsr: only
-    with a weight; with alpha_mc = 0 or alpha_dsr = 0 a step costs what an atlasnet step does)."""
-    return (_metric_term_on(cfg, active) or _cross_term_on(cfg, active) or _dsr_terms_on(cfg)
-            or _iso_term_on(cfg, active) or _normal_motion_on(cfg, active))
-
-
-def _normal_motion_on(cfg: LossConfig, active: ActiveTerms) -> bool:
-    return cfg.motion_component == "normal" and active.pairs and cfg.motion_weight() > 0
+    terms have pairs and a weight; dsr: only with a weight; with alpha_mc = 0 or alpha_dsr = 0
+    a step costs what an atlasnet step does)."""
+    return _metric_term_on(cfg, active) or _cross_term_on(cfg, active) or _dsr_terms_on(cfg)
 
 
 def _metric_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
@@ -58,10 +49,6 @@ def _metric_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
 
 def _cross_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
     return cfg.method == "ours" and active.pairs and active.cross and cfg.alpha_mc_cross > 0
-
-
-def _iso_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
-    return cfg.method == "ours" and cfg.alpha_iso > 0 and active.iso
 
 
 def _dsr_terms_on(cfg: LossConfig) -> bool:
@@ -78,13 +65,6 @@ def jacobian_samples(cfg: LossConfig, per_patch: int, n_patches: int,
     return max(1, min(per_patch, cfg.metric_samples // n_patches))
 
 
-def _scaled_isometry(fff: torch.Tensor) -> torch.Tensor:
-    """DSR's deformation terms E + G + skew (weights 1, 1, 1) of fff (B, P, S, 3), no area term:
-    E and G pulled to their means over the whole batch, F to 0 (scale-free, dimensionless)."""
-    parts = dsr_terms(fff, torch.zeros(fff.shape[0], dtype=fff.dtype, device=fff.device))
-    return dsr_loss(parts, w_e=1.0, w_g=1.0, w_skew=1.0, w_stretch=0.0, w_total_area=0.0)
-
-
 def _given(t: torch.Tensor | None) -> torch.Tensor:
     """The Jacobian (or metric) a term needs; None here means the caller asked for too few samples."""
     assert t is not None, "this term needs the Jacobian (see jacobian_samples)"
@@ -94,14 +74,6 @@ def _given(t: torch.Tensor | None) -> torch.Tensor:
 def _whole(t: torch.Tensor, gather: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
     """The whole batch of ``t`` (B, ...): ``t`` itself in a single process."""
     return t if gather is None else gather(t)
-
-
-def _motion(xyz: torch.Tensor, jac: torch.Tensor | None, cfg: LossConfig) -> torch.Tensor:
-    """The surface-motion term of the pairs [i1, j1, ...] of xyz (B, P, S, 3): full or graded."""
-    if cfg.motion_component == "normal":
-        j = _given(jac)
-        return graded_motion(xyz[0::2], xyz[1::2], j[0::2], j[1::2], cfg.motion_tangent)
-    return surface_motion(xyz[0::2], xyz[1::2])
 
 
 def _add_term(loss: torch.Tensor, terms: dict[str, torch.Tensor], name: str, weight: float, on: bool,
@@ -141,16 +113,13 @@ def step_loss(
     loss = cd
     if cfg.method == "ours":
         fff = first_fundamental_form(jac) if jac is not None else None
-        # the metric term's column is always logged (0 with one frame, before mc_from, alpha_mc=0)
+        # the metric term's column is always logged (0 with one frame or alpha_mc=0)
         loss = _add_term(loss, terms, "metric_consistency", cfg.alpha_mc, _metric_term_on(cfg, active),
                          lambda: metric_consistency(_given(fff)[0::2], _given(fff)[1::2]))
         if cfg.alpha_mc_cross > 0:  # the options: a logged column only when weighted, 0 while off
             loss = _add_term(loss, terms, "metric_cross", cfg.alpha_mc_cross,
                              _cross_term_on(cfg, active),
                              lambda: cross_pair_metric_consistency(_whole(_given(fff), gather)))
-        if cfg.alpha_iso > 0:
-            loss = _add_term(loss, terms, "isometry", cfg.alpha_iso, _iso_term_on(cfg, active),
-                             lambda: _scaled_isometry(_given(fff)))
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
         parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
@@ -158,6 +127,6 @@ def step_loss(
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
     if cfg.motion_weight() > 0:
-        loss = _add_term(loss, terms, "motion", cfg.motion_weight(), active.pairs, lambda: _motion(xyz, jac, cfg))
+        loss = _add_term(loss, terms, "motion", cfg.motion_weight(), active.pairs, lambda: surface_motion(xyz[0::2], xyz[1::2]))
     terms["loss"] = loss.detach()
     return loss, terms
