@@ -79,7 +79,7 @@ FIT_CASES = [
     (["--set", "loss.tau=0"], ["loss.tau", "got 0"]),
     (["--set", "loss.alpha_mc=-0.5"], ["loss.alpha_mc", ">= 0", "-0.5"]),
     (["--set", "loss.alpha_mc=.nan"], ["loss.alpha_mc", "nan"]),
-    (["--set", "loss.dsr_e=-1"], ["loss.dsr_e", "-1"]),
+    (["--set", "loss.alpha_dsr=-1"], ["loss.alpha_dsr", "-1"]),
     (["--set", "loss.cross_from=1.5"], ["loss.cross_from", "[0, 1]", "1.5"]),
     (["--set", "loss.metric_samples=0"], ["loss.metric_samples", "got 0"]),
     (["--set", "loss.method=3"], ["loss.method", "a string", "3"]),

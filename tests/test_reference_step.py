@@ -64,8 +64,8 @@ def _reference_loss(xyz, jac, clouds, cfg: LossConfig, area):
         loss = loss + cfg.alpha_mc * metric_consistency(fff[0::2], fff[1::2])
     elif cfg.method == "dsr":
         t = dsr_terms(first_fundamental_form(jac), area)
-        loss = loss + cfg.alpha_dsr * dsr_loss(t, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch,
-                                               cfg.dsr_total_area)
+        loss = loss + cfg.alpha_dsr * dsr_loss(t, w_e=1.0, w_g=1.0, w_skew=1.0, w_stretch=0.0,
+                                               w_total_area=100.0)
     diff = xyz[0::2] - xyz[1::2]  # the same UV sample in the two frames of each pair
     return loss + cfg.motion_weight() * (diff ** 2).sum(dim=-1).mean()
 

@@ -187,6 +187,8 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d["loss"]["cross_early_gap"] = 0
     d["loss"].update(mc_from=0.0, motion_component="full", motion_tangent=0.0, alpha_iso=0.0, iso_until=1.0)
     d["model"]["latent"] = "encoder"
+    d["loss"].update(dsr_e=1.0, dsr_g=1.0, dsr_skew=1.0, dsr_stretch=0.0, dsr_total_area=100.0,
+                     dsr_total_area_mult=1.0)
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):

@@ -167,21 +167,15 @@ class LossConfig:
     apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
     docs/results.md), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
     alpha_dsr: float = 0.001
-    """Global weight of the DSR regularisers."""
-    dsr_e: float = 1.0
-    dsr_g: float = 1.0
-    dsr_skew: float = 1.0
-    dsr_stretch: float = 0.0
-    dsr_total_area: float = 100.0
-    dsr_total_area_mult: float = 1.0
+    """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
+    baseline's fixed constants, catlas.losses.dsr)."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
         check_fraction("cross_from", self.cross_from)
-        for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr", "dsr_e",
-                     "dsr_g", "dsr_skew", "dsr_stretch", "dsr_total_area", "dsr_total_area_mult"):
+        for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr"):
             check_weight(name, getattr(self, name))
         if self.metric_samples is not None:
             check_int("metric_samples", self.metric_samples, 1, MAX_POINTS)
@@ -449,6 +443,12 @@ REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
     ("loss", "alpha_iso"): (0.0, "e5ac7ed"),
     ("loss", "iso_until"): (1.0, "e5ac7ed"),
     ("model", "latent"): ("encoder", "e5ac7ed"),
+    ("loss", "dsr_e"): (1.0, "e5ac7ed"),
+    ("loss", "dsr_g"): (1.0, "e5ac7ed"),
+    ("loss", "dsr_skew"): (1.0, "e5ac7ed"),
+    ("loss", "dsr_stretch"): (0.0, "e5ac7ed"),
+    ("loss", "dsr_total_area"): (100.0, "e5ac7ed"),
+    ("loss", "dsr_total_area_mult"): (1.0, "e5ac7ed"),
 }
 
 

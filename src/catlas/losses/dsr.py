@@ -7,10 +7,26 @@ from torch import Tensor
 
 from catlas.geometry.metric import area_element, det_metric
 
-__all__ = ["dsr_terms", "dsr_loss", "DSR_EPS"]
+__all__ = ["dsr_terms", "dsr_loss", "DSR_EPS", "DSR_W_E", "DSR_W_G", "DSR_W_SKEW", "DSR_W_STRETCH",
+           "DSR_W_TOTAL_AREA", "DSR_TOTAL_AREA_MULT"]
 
 #: epsilon added to A^2 in the denominators of the deformation terms.
 DSR_EPS = 1e-20
+
+# The DSR baseline's fixed weights of its terms (the paper's ``alphas_sciso``); the one DSR
+# setting users set is the global weight, loss.alpha_dsr.
+DSR_W_E = 1.0
+"""Weight of the E term (E pulled to its batch mean)."""
+DSR_W_G = 1.0
+"""Weight of the G term (G pulled to its batch mean)."""
+DSR_W_SKEW = 1.0
+"""Weight of the skew term (F pulled to 0)."""
+DSR_W_STRETCH = 0.0
+"""Weight of the stretch term (E pulled to G); off in the paper."""
+DSR_W_TOTAL_AREA = 100.0
+"""Weight of the total-area overlap term."""
+DSR_TOTAL_AREA_MULT = 1.0
+"""Factor on a frame's GT surface area before it bounds the patches' total area."""
 
 
 def dsr_terms(fff: Tensor, target_area: Tensor) -> dict[str, Tensor]:
@@ -53,13 +69,13 @@ def dsr_terms(fff: Tensor, target_area: Tensor) -> dict[str, Tensor]:
 
 def dsr_loss(
     terms: dict[str, Tensor],
-    w_e: float = 1.0,
-    w_g: float = 1.0,
-    w_skew: float = 1.0,
-    w_stretch: float = 0.0,
-    w_total_area: float = 100.0,
+    w_e: float = DSR_W_E,
+    w_g: float = DSR_W_G,
+    w_skew: float = DSR_W_SKEW,
+    w_stretch: float = DSR_W_STRETCH,
+    w_total_area: float = DSR_W_TOTAL_AREA,
 ) -> Tensor:
-    """Weighted sum of :func:`dsr_terms` (before the global ``alpha_scaled_isometry``).
+    """Weighted sum of :func:`dsr_terms` (before the global weight, loss.alpha_dsr).
 
     Defaults are the paper's ``alphas_sciso`` (E 1, G 1, skew 1, stretch 0, total_area 100).
 

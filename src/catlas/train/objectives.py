@@ -10,7 +10,7 @@ import torch
 from catlas.config import LossConfig
 from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
-from catlas.losses.dsr import dsr_loss, dsr_terms
+from catlas.losses.dsr import DSR_TOTAL_AREA_MULT, dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import cross_pair_metric_consistency, metric_consistency
 from catlas.losses.surface_motion import surface_motion
 
@@ -122,8 +122,8 @@ def step_loss(
                              lambda: cross_pair_metric_consistency(_whole(_given(fff), gather)))
     elif _dsr_terms_on(cfg):
         assert jac is not None and target_area is not None
-        parts = dsr_terms(first_fundamental_form(jac), target_area * cfg.dsr_total_area_mult)
-        reg = dsr_loss(parts, cfg.dsr_e, cfg.dsr_g, cfg.dsr_skew, cfg.dsr_stretch, cfg.dsr_total_area)
+        parts = dsr_terms(first_fundamental_form(jac), target_area * DSR_TOTAL_AREA_MULT)
+        reg = dsr_loss(parts)
         terms.update({f"dsr_{k}": v.detach() for k, v in parts.items()})
         loss = loss + cfg.alpha_dsr * reg
     if cfg.motion_weight() > 0:
