@@ -81,8 +81,7 @@ class DataConfig:
     encoder_points: int | None = None
     """Of those N, how many the PointNet encoder sees (the first ones drawn, a random subset;
     None = all N, as in the paper). The Chamfer term always uses all N. Inference encodes a
-    frame's first ``encoder_points`` (or N) stored points. Fewer make a step cheaper: the
-    encoder is most of a step's FLOPs at the fast preset."""
+    frame's first ``encoder_points`` (or N) stored points. Fewer make a step cheaper."""
     normalize: bool = True
     """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
     min_points: int = 100
@@ -164,8 +163,8 @@ class LossConfig:
     3D distance between the same UV sample decoded in the two frames of each pair
     (|i - j| <= tau). It favours UV assignments that follow the motion over ones that jump
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
-    apart. None = the method's default: 0.1 for ours (measured on cat_walk and the humanoid,
-    docs/results.md), 0 (off) for atlasnet and dsr, which stay the paper's baselines."""
+    apart. None = the method's default: 0.1 for ours (docs/results.md), 0 (off) for atlasnet
+    and dsr, which stay the paper's baselines."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
@@ -192,19 +191,19 @@ class TrainConfig:
     """Optimisation schedule, batch layout, checkpoints and logging."""
 
     iterations: int = 200_000
+    """Training steps of the fit."""
     minutes: float | None = None
     """A time budget instead of ``iterations``: the fit times its step on this machine (a few
     seconds), starts with the step count that gives, and after 5 % of the budget recomputes the
     count from its own steps (catlas.train.budget); config.yaml then records that count (and
     minutes None), so the run repeats exactly. None = use ``iterations``."""
     lr: float = 1e-3
+    """Adam's learning rate (before the drops of lr_decay_at)."""
     lr_decay_at: tuple[float, ...] = (0.8, 0.9)
     """Fractions of the run at which the learning rate is divided by 10 ((0.8, 0.9): the paper's).
-    The ``fast`` and ``demo`` presets drop it at (0.9, 0.95), for every method: the curriculum's
-    growth ends at grow_to (75 %), so with the paper's drops ours has only 5 % of its steps at the
-    full rate with every frame in. At 10 minutes the later drops were better on every seed of
-    ours on cat_walk and the three built-ins (14 fits) and on 12 of 14 atlasnet fits (docs/results.md,
-    "Measured figures")."""
+    The ``fast`` and ``demo`` presets drop it at (0.9, 0.95), for every method, so that ours
+    has more steps at the full rate with every frame in after the curriculum's growth ends at
+    grow_to (docs/results.md)."""
     pairs_per_step: int = 2
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
     uv_samples: int = 2_500
@@ -215,23 +214,25 @@ class TrainConfig:
     grow_from to grow_to (fractions of the run); afterwards all frames are used.
     None = the paper's choice per method: on for ours, off for atlasnet and dsr."""
     grow_window_init: int = 5
+    """Frames in the curriculum's window at the start."""
     grow_from: float = 0.15
+    """Fraction of the run at which the window starts to grow."""
     grow_to: float = 0.75
+    """Fraction of the run at which the window holds every frame."""
     grow_partners: str = "sequence"
     """Where the curriculum draws the second frame j of a pair: "sequence" (the paper: any frame
     within tau of i, so a frame just outside the window is fitted and paired before it enters)
     or "window" (only frames inside the window: a frame entering it is paired with frames
     already in it only; while the window holds a single frame it pairs as the paper does).
-    The ``fast`` and ``demo`` presets use "window": at about 10 minutes it removed a tear on one
-    creature seed of three and was better on every humanoid seed, a wash on cat_walk and
-    slightly worse on the sheet (docs/results.md). "sequence", the paper's, stays the
-    dataclass default, so the ``paper`` preset and run folders written before the setting
-    existed keep it."""
+    The ``fast`` and ``demo`` presets use "window" (docs/results.md)."""
     seed: int = 0
+    """Seeds the initial weights and every random draw of the fit."""
     checkpoint_every: int = 1_000
+    """Steps between checkpoints (a resumed fit continues from the last one)."""
     snapshot_every: int = 0
     """Also keep the weights every N steps in snapshots/ (for learning curves); 0 = never."""
     log_every: int = 10
+    """Steps between rows of losses.csv (each the mean of the steps since the last row)."""
     mesh_resolution: int = 16
     """Vertices per side of each patch's UV grid in the exported meshes."""
     threads: int = 0
@@ -335,26 +336,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         # The paper's network, data and schedule. The metric term is evaluated at 500 of the 2500
         # UV samples per frame (50 per patch, redrawn every step): an unbiased Monte-Carlo
-        # estimate of the paper's mean over all samples, which keeps an ours step within 1.5x of
-        # an atlasnet step (with all 2500 the Jacobian's tangent rows triple the
-        # decoder's work: 2.1x; with 750 it read 1.30-1.49x on two machines and 1.57-1.61x on
-        # a third, 500 there 1.40x). `--set loss.metric_samples=null` restores the full term.
+        # estimate of the paper's mean over all samples at a fraction of the Jacobian's cost
+        # (docs/results.md). `--set loss.metric_samples=null` restores the full term.
         "loss": {"metric_samples": 500},
     },
     "demo": {
-        # A small, fast configuration for the built-in example (a minute or two on 2 cores).
+        # A small configuration for the built-in example (a minute or two on 2 CPU cores).
         "model": {"code_dim": 128, "decoder_widths": [128, 128, 64]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000},
         "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},  # as in fast
         "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500,
-                  # as in fast; the window pairing not measured at this budget, the later lr
-                  # drops were (built-in creature, 3 seeds: msL2 46.4 against 50.1, docs/results.md)
-                  "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},
+                  "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},  # as in fast
     },
     "fast": {
-        # The default, chosen for a 2-core CPU by measurement on cat_walk and the built-ins
-        # against atlasnet and dsr at equal time; each setting that differs from the paper and
-        # the figures behind it: docs/results.md.
+        # The default: a smaller network, fewer points and samples and a shorter schedule than
+        # the paper's, for a fit of minutes on a CPU; why each value: docs/results.md.
         "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
         "data": {"points_per_frame": 4000, "points_per_step": 1000, "encoder_points": 250},
         "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},
