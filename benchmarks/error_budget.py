@@ -47,8 +47,9 @@ from scipy.spatial import cKDTree
 from catlas import load_run
 from catlas.config import DataConfig
 from catlas.data.sequence import load_sequence
-from catlas.evaluate import (EvalSettings, SurfaceSamples, evaluate, evaluate_gt_atlas,
-                             evaluate_nearest, load_gt, split_pair_error)
+from catlas.evaluate import (EvalSettings, evaluate, evaluate_gt_atlas, evaluate_nearest, load_gt,
+                             split_pair_error)
+from catlas.surface import SurfaceSamples, map_to_frame
 
 CAT_WALK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cat_walk"
 OFFSET_BINS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 10_000))
@@ -65,7 +66,7 @@ def self_msl2(sampler: SurfaceSamples, gt: np.ndarray) -> float:
     errors = []
     for a in range(len(gt)):
         y, _, _, _ = sampler.pair(a, a)
-        k = cKDTree(gt[a]).query(y[cKDTree(y).query(gt[a])[1]])[1]
+        k, _ = map_to_frame(gt[a], y, y, gt[a])
         errors.append(np.linalg.norm(gt[a][k] - gt[a], axis=1).mean())
     return 1e3 * float(np.mean(errors))
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from _eval_helpers import assert_one_line_error, cli, fitted_run_dir
-from catlas.correspond import nearest_sample_map
 from catlas.data import points_from_provenance
 from catlas.run import load_run
+from catlas.surface import map_to_frame
 
 
 @pytest.fixture
@@ -18,16 +18,21 @@ def run_dir(example_dir, tmp_path_factory) -> Path:
     return fitted_run_dir(example_dir, tmp_path_factory.getbasetemp())
 
 
-def test_nearest_sample_map_follows_the_samples():
+def test_map_to_frame_follows_the_samples():
     rng = np.random.default_rng(0)
     samples_i = rng.random((500, 3))
     perm = rng.permutation(500)
     samples_j = samples_i + np.array([5.0, 0, 0])
     target = samples_j[perm]  # target row t holds samples_j[perm[t]]
     query = samples_i[:40] + 1e-4
-    t, s = nearest_sample_map(query, samples_i, samples_j, target)
+    t, s = map_to_frame(query, samples_i, samples_j, target)
     assert s.tolist() == list(range(40))
     assert (perm[t] == np.arange(40)).all()
+    # known nearest samples skip the first lookup; a cKDTree target gives the same answer
+    from scipy.spatial import cKDTree
+
+    t2, s2 = map_to_frame(np.zeros((40, 3)), samples_i, samples_j, cKDTree(target), sample=s)
+    assert s2 is s and t2.tolist() == t.tolist() and t2.dtype == np.int64
 
 
 def test_run_correspond_shapes_units_and_quality(run_dir):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from catlas.evaluate import metrics as mt
-from catlas.evaluate.sampling import collapsed_patches, kept_patches
+from catlas.surface import collapsed_patches, kept_patches
 
 
 @pytest.fixture

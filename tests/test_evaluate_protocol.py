@@ -14,12 +14,12 @@ import torch
 from _eval_helpers import assert_one_line_error, cli, fitted_run_dir
 from catlas.cli import main
 from catlas.config import make_config
-from catlas.correspond import nearest_sample_map
 from catlas.data import Sequence
-from catlas.evaluate import EvalSettings, SurfaceSamples, evaluate, load_gt, sample_frame_pairs
+from catlas.evaluate import EvalSettings, evaluate, load_gt, sample_frame_pairs
 from catlas.evaluate import metrics as mt
 from catlas.model import AtlasNetwork
 from catlas.run import Run, load_run
+from catlas.surface import SurfaceSamples, map_to_frame
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_protocol_on_a_short_fit(run_dir):
     # the batch, and a nearest-sample tie flipped by rounding would change one vertex's error
     s.prepare(sorted(set(res.pairs.ravel().tolist())))
     y_a, y_b, kept, m = s.pair(int(a), int(b))
-    k_b, _ = nearest_sample_map(gt[a], y_a, y_b, gt[b])
+    k_b, _ = map_to_frame(gt[a], y_a, y_b, gt[b])
     d = mt.distances(gt[b][k_b], gt[b])
     assert pp["msL2_code"][n] == pytest.approx(mt.msl2(d, "code"))
     assert pp["msL2_paper"][n] == pytest.approx(mt.msl2(d, "paper"))

@@ -17,9 +17,9 @@ import catlas
 from _eval_helpers import fitted_run_dir
 from catlas.cli import main
 from catlas.errors import CatlasError
-from catlas.export import sequence as seqmod
 from catlas.export.gltf import read_accessor
 from catlas.export.sequence import export_run, mesh_sequence, read_pc2
+from catlas.surface import SurfaceSamples, persistent_patches
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def exported(run, tmp_path_factory):
 
 def _expected(run, r=6):
     """Per frame vertices straight from Run.mesh, minus the persistently collapsed patches."""
-    keep = seqmod.persistent_patches(run)
+    keep = persistent_patches(run)
     meshes = [run.mesh(k, r) for k in range(run.n_frames)]
     mask = keep[meshes[0].patch]
     return np.stack([m.vertices[mask] for m in meshes]), mask
@@ -168,8 +168,6 @@ def test_pc2_header_and_frames(run, exported):
 
 
 def test_drops_only_patches_collapsed_in_every_frame(run, monkeypatch):
-    from catlas.evaluate.sampling import SurfaceSamples
-
     P = run.n_patches
     pattern = np.zeros((run.n_frames, P), bool)
     pattern[:, 0] = True  # collapsed everywhere -> dropped

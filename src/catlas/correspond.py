@@ -1,10 +1,10 @@
 """Correspondences between frames through the atlas (docs/evaluation.md, 4).
 
-f_{i->j} = (nearest point of cloud j) o atlas_j o atlas_i^{-1} o (nearest surface sample of i).
-atlas_i^{-1} is known on a dense set of even UV samples: a query point's nearest sample of
-frame i gives its patch and UV; the same (patch, UV) decoded for frame j is snapped to frame
-j's cloud. Samples follow the evaluation protocol (collapsed patches of the pair removed,
-floor(n / P') even UV points per kept patch), so this map is the one ``catlas eval`` scores.
+f_{i->j} = (nearest point of cloud j) o atlas_j o atlas_i^{-1} o (nearest surface sample of i),
+:func:`catlas.surface.map_to_frame` with frame j's stored cloud as the target. Samples follow
+the evaluation protocol (:class:`catlas.surface.SurfaceSamples`: collapsed patches of the pair
+removed, floor(n / P') even UV points per kept patch), so this map is the one ``catlas eval``
+scores.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from catlas.errors import CatlasError
-from catlas.evaluate.sampling import SurfaceSamples
+from catlas.config import MAX_SEED
+from catlas.data.io import read_frame
+from catlas.errors import CatlasError, check_int
+from catlas.fileio import atomic_path
+from catlas.surface import MAX_POINTS, SurfaceSamples, map_to_frame
 
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["Correspondence", "nearest_sample_map", "correspond", "read_query_points",
+__all__ = ["Correspondence", "correspond", "read_query_points",
            "write_correspondence"]
 
 
@@ -45,27 +47,13 @@ class Correspondence:
     """(n,2) its uv in [0,1]^2."""
 
 
-def nearest_sample_map(query: np.ndarray, samples_i: np.ndarray, samples_j: np.ndarray,
-                       target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Discrete f_{i->j}: query (n,3) -> nearest of samples_i (M,3) -> same row of samples_j (M,3)
-    -> nearest of target (T,3). All in one unit system.
-
-    Returns (target index (n,) int64, sample index (n,) int64).
-    """
-    _, s = cKDTree(samples_i).query(query)
-    _, t = cKDTree(target).query(samples_j[s])
-    return np.asarray(t, np.int64), np.asarray(s, np.int64)
-
-
 def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
                n_samples: int = 3125, seed: int = 0) -> Correspondence:
     """Map ``points`` (n,3, input units; default frame i's stored cloud) from frame i to frame j.
 
     n_samples: surface samples per frame (3125 = the evaluation protocol; at least one per patch,
-    at most :data:`~catlas.evaluate.protocol.MAX_POINTS`); seed: of the even UVs.
+    at most :data:`~catlas.surface.MAX_POINTS`); seed: of the even UVs.
     """
-    from catlas.evaluate.protocol import MAX_POINTS, MAX_SEED, check_int
-
     check_int("--samples", n_samples, run.n_patches, MAX_POINTS,
               f" (at least one per patch: the run has {run.n_patches} patches)")
     check_int("seed", seed, 0, MAX_SEED)
@@ -83,7 +71,7 @@ def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
     sampler = SurfaceSamples(run, n_samples, seed)
     y_i, y_j, kept, m = sampler.pair(i, j)
     target = seq.points[j].astype(np.float64)
-    t_idx, s_idx = nearest_sample_map(query, y_i, y_j, target)
+    t_idx, s_idx = map_to_frame(query, y_i, y_j, target)
     patch, uv = sampler.layout(kept, m)
     return Correspondence(source=seq.to_input_units(query), indices=t_idx,
                           points=seq.to_input_units(target[t_idx]),
@@ -93,15 +81,11 @@ def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
 
 def read_query_points(path: str | Path) -> np.ndarray:
     """Query points (n,3) from any single-frame file catlas reads (.xyz .txt .npy .ply .obj .off)."""
-    from catlas.data.io import read_frame
-
     return read_frame(path).points
 
 
 def write_correspondence(path: str | Path, c: Correspondence) -> Path:
     """Write ``c`` as .npz (arrays by field name) or .csv (one row per query point), by suffix."""
-    from catlas.fileio import atomic_path
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".csv"):

@@ -7,7 +7,7 @@ fixed uniform surface sample of the frame's GT mesh (the authors draw a fresh 25
 per pair). Predicted points: n = 3125 per shape as floor(n / P') even UV samples on each kept
 patch. GT: the GT mesh vertices, in the run's normalisation (frame 1's vertex centroid and
 longest bounding-box side). A -> B correspondence: each GT vertex of A -> nearest predicted
-sample of A -> same (patch, uv) in B -> nearest GT vertex of B.
+sample of A -> same (patch, uv) in B -> nearest GT vertex of B (:func:`catlas.surface.map_to_frame`).
 
 Speed: every frame is decoded once (first pass, with Jacobians) and cached; a pair costs
 KD-tree queries and a K x K comparison (the K x K GT distances are computed once per frame B).
@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from catlas.errors import CatlasError
+from catlas.config import MAX_SEED
+from catlas.errors import CatlasError, check_int
 from catlas.evaluate import metrics as mt
-from catlas.evaluate.sampling import MAX_RATIO, SurfaceSamples
+from catlas.surface import MAX_POINTS, MAX_RATIO, SurfaceSamples, map_to_frame
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -37,10 +38,6 @@ __all__ = ["MAX_PAIRS", "MAX_POINTS", "check_settings", "EvalSettings", "EvalRes
 METRICS: tuple[str, ...] = ("msL2", "mr", "mAUC", "CD")
 MAX_PAIRS = 100_000
 """Most frame pairs an evaluation scores (it keeps pairs x GT vertices errors in memory)."""
-MAX_POINTS = 100_000
-"""Most surface points per shape (eval --points, correspond --samples): every frame's points are
-decoded with Jacobians, eight frames at a time."""
-MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -73,12 +70,6 @@ class EvalResult:
     """Convention -> (T,) PCK curve averaged over pairs."""
     summary: dict = field(default_factory=dict)
     """JSON-ready: per convention, metric -> {mean, std} in printed units (see PRINT_UNITS)."""
-
-
-def check_int(option: str, value, lo: int, hi: int, why: str = "") -> None:
-    """CatlasError naming ``option`` unless ``value`` is an integer in [lo, hi]."""
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise CatlasError(f"{option} must be an integer in [{lo}, {hi:_}]{why}, got {value!r}")
 
 
 def check_settings(s: "EvalSettings", n_patches: int | None = None) -> None:
@@ -146,9 +137,7 @@ def evaluate(run: "Run", gt: np.ndarray, settings: EvalSettings | None = None,
             sq_b, sq_frame = mt.pairwise_sqdist(gt[b]), b
         y_a, y_b, kept, m = sampler.pair(a, b)
         key = (kept.tobytes(), m)
-        if (a, *key) not in proj:
-            proj[(a, *key)] = cKDTree(y_a).query(gt[a])[1]
-        _, k_b = tree(b).query(y_b[proj[(a, *key)]])
+        k_b, proj[(a, *key)] = map_to_frame(gt[a], y_a, y_b, tree(b), sample=proj.get((a, *key)))
         d_all[n], r_all[n], values, pair_curves = score_pair(sq_b, k_b, thr)
         for k, v in values.items():
             cols[k][n] = v

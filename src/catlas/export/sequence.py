@@ -22,11 +22,12 @@ from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
 from catlas.geometry.uv import grid_uv
+from catlas.surface import persistent_patches
 
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "FORMATS", "MeshSequence", "persistent_patches", "mesh_sequence", "frame_name",
+__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "FORMATS", "MeshSequence", "mesh_sequence", "frame_name",
            "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
            "MATERIAL_NAME", "PC2_MAGIC"]
 
@@ -83,30 +84,6 @@ class MeshSequence:
     def face_patch_uv(self) -> tuple[np.ndarray, np.ndarray]:
         """Patch (F,) and uv centroid (F, 2) of every face (for per-face checker colours)."""
         return self.patch[self.faces[:, 0]], self.uv[self.faces].mean(axis=1)
-
-
-def persistent_patches(run: "Run", n_points: int = 3125, progress: bool = False) -> np.ndarray:
-    """``(P,)`` bool: patches kept for a whole-sequence output = not collapsed in at least one
-    frame (the paper's rule per frame, at its evaluation sampling); all if every patch
-    collapses in every frame."""
-    from catlas.evaluate.sampling import SurfaceSamples
-
-    samples = SurfaceSamples(run, max(n_points, run.n_patches))
-    chunks = [list(range(a, min(a + 8, run.n_frames))) for a in range(0, run.n_frames, 8)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=run.n_frames, desc="finding collapsed patches", unit="frame", leave=False)
-    for chunk in chunks:
-        samples.prepare(chunk)
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    collapsed = np.stack([samples.collapsed(k) for k in range(run.n_frames)])  # (K, P)
-    keep = ~collapsed.all(axis=0)
-    return keep if keep.any() else np.ones_like(keep)
 
 
 def _progress(it: Iterable, total: int, desc: str, progress: bool):

@@ -22,6 +22,7 @@ from catlas.errors import CatlasError
 from catlas.export.sequence import check_free
 from catlas.render.camera import auto_camera
 from catlas.render.raster import draw_points
+from catlas.surface import SurfaceSamples, map_to_frame
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -71,16 +72,17 @@ def correspondence_colors(run: "Run", frames: list[int], reference: int,
 
 def gt_errors(run: "Run", gt_normalized: np.ndarray, frames: list[int], reference: int,
               n_samples: int = 3125) -> dict[int, np.ndarray]:
-    """Per frame j, ``(V,)`` error (input units) of mapping its GT vertices to the reference."""
-    from catlas.correspond import nearest_sample_map
-    from catlas.evaluate.sampling import SurfaceSamples
+    """Per frame j, ``(V,)`` error (input units) of mapping its GT vertices to the reference.
 
+    gt_normalized: ``(K, V, 3)`` GT vertices in the run's normalised units (same index = same
+    material point); the map is the evaluation protocol's (:func:`catlas.surface.map_to_frame`
+    on ``n_samples`` surface samples per frame)."""
     samples = SurfaceSamples(run, n_samples)
     V = gt_normalized
     out = {}
     for j in frames:
         y_j, y_r, _, _ = samples.pair(j, reference)
-        t, _ = nearest_sample_map(V[j], y_j, y_r, V[reference])
+        t, _ = map_to_frame(V[j], y_j, y_r, V[reference])
         out[j] = np.linalg.norm(V[reference][t] - V[reference], axis=1) * run.sequence.scale
     return out
 
