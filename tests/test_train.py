@@ -189,7 +189,7 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
     d["model"]["latent"] = "encoder"
     d["loss"].update(dsr_e=1.0, dsr_g=1.0, dsr_skew=1.0, dsr_stretch=0.0, dsr_total_area=100.0,
                      dsr_total_area_mult=1.0)
-    assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig()  # the same fit without them
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig().resolved()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
     with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):
         FitConfig.from_yaml(yaml.safe_dump(d), source="run.yaml")
@@ -207,8 +207,12 @@ def test_config_written_before_the_motion_term_loads_without_it():
     del d["loss"]["alpha_motion"]
     old = FitConfig.from_yaml(yaml.safe_dump(d))
     assert old.loss.alpha_motion == 0.0 and old.loss.motion_weight() == 0.0
-    new = FitConfig.from_yaml(FitConfig().to_yaml())  # None round-trips: the method default
-    assert new.loss.alpha_motion is None and new.loss.motion_weight() == 0.1
+    new = FitConfig.from_yaml(FitConfig().to_yaml())  # written resolved: the method default
+    assert new.loss.alpha_motion == 0.1 and new.loss.motion_weight() == 0.1
+    d = FitConfig().to_dict()
+    d["loss"]["alpha_motion"] = None  # a config.yaml with null: the method default, resolved
+    d["train"]["curriculum"] = None
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == new and new.train.curriculum is True
 
 
 def test_fast_preset_pairs_inside_the_window_and_older_runs_keep_the_papers_pairing():

@@ -66,7 +66,7 @@ def fit(
     else:
         if input is None:
             raise CatlasError("no input given (a folder of frames or a .npy/.npz file)")
-        cfg = config if config is not None else make_config(preset, overrides)
+        cfg = config.resolved() if config is not None else make_config(preset, overrides)
         if par is not None:
             par.check_config(cfg)
             if cfg.train.minutes is not None:

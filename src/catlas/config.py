@@ -6,6 +6,7 @@ exact same object, so a run can be repeated or resumed from its folder alone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -80,7 +81,7 @@ class DataConfig:
     """Points drawn (without replacement) from a frame's stored points at every step (N)."""
     encoder_points: int | None = None
     """Of those N, how many the PointNet encoder sees (the first ones drawn, a random subset;
-    None = all N, as in the paper). The Chamfer term always uses all N. Inference encodes a
+    None = all N, as in the paper: no subset, so it follows points_per_step). The Chamfer term always uses all N. Inference encodes a
     frame's first ``encoder_points`` (or N) stored points. Fewer make a step cheaper."""
     normalize: bool = True
     """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
@@ -111,7 +112,9 @@ class ModelConfig:
     encoder_widths: tuple[int, ...] = (64, 128)
     """Hidden widths of the per-point MLP before the C-wide layer."""
     decoder_widths: tuple[int, ...] | None = None
-    """Hidden widths of each patch MLP; None = the paper's (C+2, (C+2)//2, (C+2)//4)."""
+    """Hidden widths of each patch MLP. None (the method's default) is resolved when the config
+    is built (:meth:`FitConfig.resolved`) to the paper's (C+2, (C+2)//2, (C+2)//4), so a
+    saved config.yaml shows the widths a fit used."""
 
     def __post_init__(self) -> None:
         check_int("code_dim", self.code_dim, 1, MAX_WIDTH)
@@ -156,15 +159,17 @@ class LossConfig:
     to start it when the curriculum's growth ends (0 = from the first step with pairs)."""
     metric_samples: int | None = None
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
-    evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper).
+    evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper: no
+    subset, so it follows train.uv_samples).
     Fewer make the step cheaper; the metric term is then a Monte-Carlo estimate on fewer points."""
     alpha_motion: float | None = None
     """Weight of the surface-motion term, a catlas addition (not in the paper): the mean squared
     3D distance between the same UV sample decoded in the two frames of each pair
     (|i - j| <= tau). It favours UV assignments that follow the motion over ones that jump
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
-    apart. None = the method's default: 0.1 for ours (docs/results.md), 0 (off) for atlasnet
-    and dsr, which stay the paper's baselines."""
+    apart. None (the method's default) is resolved when the config is built
+    (:meth:`FitConfig.resolved`): 0.1 for ours (docs/results.md), 0 (off) for atlasnet and dsr,
+    which stay the paper's baselines."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
@@ -212,7 +217,8 @@ class TrainConfig:
     """The paper's gradual sequence-growth curriculum (docs/method.md, 5.3): start on grow_window_init
     frames in the middle of the sequence and add one frame at a time, alternating sides, from
     grow_from to grow_to (fractions of the run); afterwards all frames are used.
-    None = the paper's choice per method: on for ours, off for atlasnet and dsr."""
+    None (the method's default) is resolved when the config is built (:meth:`FitConfig.resolved`)
+    to the paper's choice per method: on for ours, off for atlasnet and dsr."""
     grow_window_init: int = 5
     """Frames in the curriculum's window at the start."""
     grow_from: float = 0.15
@@ -281,6 +287,21 @@ class FitConfig:
                              f"{d.points_per_frame} (a step draws its points from a frame's stored "
                              f"ones), got {d.points_per_step}")
 
+    def resolved(self) -> "FitConfig":
+        """A copy with every setting whose None means "the method's default" set to that default
+        (loss.alpha_motion, train.curriculum, model.decoder_widths), so config.yaml shows the
+        values a fit used. :meth:`from_dict`, :meth:`from_yaml`, :func:`make_config` and
+        :meth:`save` resolve; the Nones that remain mean "none" (data.encoder_points,
+        loss.metric_samples: no subset; train.minutes: no time budget)."""
+        out = copy.deepcopy(self)
+        if out.loss.alpha_motion is None:
+            out.loss.alpha_motion = out.loss.motion_weight()
+        if out.train.curriculum is None:
+            out.train.curriculum = out.curriculum()
+        if out.model.decoder_widths is None:
+            out.model.decoder_widths = out.model.resolved_decoder_widths()
+        return out
+
     def curriculum(self) -> bool:
         """Whether this fit uses the growth curriculum (train.curriculum, or its method default)."""
         if self.train.curriculum is not None:
@@ -292,10 +313,12 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FitConfig":
-        return _from_plain(cls, d, "config")
+        """The config of a mapping of settings (checked), with its method defaults resolved."""
+        return _from_plain(cls, d, "config").resolved()
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        """config.yaml's text: the settings with their method defaults resolved."""
+        return yaml.safe_dump(self.resolved().to_dict(), sort_keys=False)
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "config") -> "FitConfig":
@@ -311,7 +334,7 @@ class FitConfig:
             d["loss"] = {**loss, "alpha_motion": 0.0}
         _drop_removed_settings(d, source)
         try:  # the same checks as for --set; the message names the file and the setting
-            return _from_plain(cls, d, "config")
+            return _from_plain(cls, d, "config").resolved()
         except CatlasError as e:
             if source == "config":
                 raise
