@@ -8,10 +8,10 @@ Public API::
     xyz = run.decode(frame=3, uv=uv)          # uv: (P, S, 2) -> (P, S, 3), input units
 """
 
+from catlas._version import __version__
 from catlas.api import fit
 from catlas.config import FitConfig, make_config
 from catlas.errors import CatlasError
 from catlas.run import Run, load_run
 
-__version__ = "0.1.0"
 __all__ = ["fit", "load_run", "Run", "FitConfig", "make_config", "CatlasError", "__version__"]

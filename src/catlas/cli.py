@@ -16,6 +16,7 @@ from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, parse_overri
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.data.synthetic import MAX_EXAMPLE_FRAMES
 from catlas.errors import CatlasError
+from catlas.runfiles import EVAL_DIR, METRICS_FILE, RENDER_DIR
 
 DESCRIPTION = """\
 catlas reconstructs the surface of one deforming object from a sequence of point clouds. It fits
@@ -118,7 +119,7 @@ def _correspond(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from catlas.evaluate import EvalSettings, evaluate, load_gt
     from catlas.evaluate.protocol import check_settings
-    from catlas.evaluate.report import EVAL_DIR, METRICS_FILE, format_table, write_eval
+    from catlas.evaluate.report import format_table, write_eval
     from catlas.run import load_run
 
     run_dir = Path(args.run_dir)
@@ -223,7 +224,7 @@ def _render(args: argparse.Namespace) -> int:
     elif args.gt:
         raise CatlasError("--gt is used with --correspondences")
     run = load_run(args.run_dir, device=args.device)
-    out = Path(args.out) if args.out else run.path / "render"
+    out = Path(args.out) if args.out else run.path / RENDER_DIR
     if args.correspondences:
         from catlas.render.correspondence import render_correspondences
 

@@ -10,17 +10,17 @@ import numpy as np
 import torch
 
 from catlas.config import FitConfig
+from catlas.correspond import Correspondence
+from catlas.correspond import correspond as correspond_points
 from catlas.data import Sequence
 from catlas.errors import CatlasError
 from catlas.export.obj import write_obj
 from catlas.geometry.uv import grid_faces, grid_uv, to_texture_uv
 from catlas.model import AtlasNetwork
+from catlas.runfiles import CONFIG, MESH_DIR, SEQUENCE, SUMMARY
 from catlas.train.checkpoint import load_checkpoint, load_snapshot
 
-CONFIG = "config.yaml"
-SEQUENCE = "sequence.npz"
-SUMMARY = "summary.json"
-MESH_DIR = "meshes"
+__all__ = ["CONFIG", "SEQUENCE", "SUMMARY", "MESH_DIR", "resolve_device", "AtlasMesh", "Run", "load_run"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -115,16 +115,15 @@ class Run:
         patch = np.repeat(np.arange(P), r * r)
         return AtlasMesh(xyz, faces, tex, patch)
 
-    def correspond(self, i: int, j: int, points: np.ndarray | None = None, n_samples: int = 3125):
+    def correspond(self, i: int, j: int, points: np.ndarray | None = None,
+                   n_samples: int = 3125) -> Correspondence:
         """Map points of frame i to frame j's stored cloud through the atlas.
 
         points: (n,3) in input units (default: frame i's stored cloud). Returns a
         :class:`catlas.correspond.Correspondence`: ``indices`` (n,) into
         ``sequence.points[j]`` and ``points`` (n,3) in input units (see that class for more).
         """
-        from catlas.correspond import correspond
-
-        return correspond(self, i, j, points, n_samples)
+        return correspond_points(self, i, j, points, n_samples)
 
     def write_meshes(self, out_dir: Path | None = None, resolution: int | None = None) -> list[Path]:
         """One OBJ per frame (``frame_0000.obj`` ...), identical vertex order and faces."""

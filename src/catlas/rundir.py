@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import sys
@@ -24,33 +23,15 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from catlas._version import __version__
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
+from catlas.runfiles import LOCK, MARKER, OWN
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; runs are then not protected against a second writer
     fcntl = None  # type: ignore[assignment]
-
-MARKER = ".catlas-run.json"
-LOCK = ".catlas.lock"
-
-# Everything catlas writes inside a run folder (paths relative to it, "/"-separated): the fit,
-# eval, export and render with their default destinations, and atomic_path's temporary names.
-_OWN = [re.compile(p) for p in (
-    r"\.catlas-run\.json|\.catlas\.lock",
-    r"config\.yaml|sequence\.npz|checkpoint\.json|losses\.csv|summary\.json|time_budget\.json",
-    r"checkpoints(/iter_\d+\.pt)?",
-    r"snapshots(/index\.json|/iter_\d+\.pt)?",
-    r"meshes(/frame_\d+\.obj)?",
-    r"tb(/events\.out\.tfevents\.[^/]+)?",
-    r"eval(/[\w-]+\.(json|csv|png))?",
-    r"export(/(obj|ply|glb|pc2)(/(frame_\d+\.(obj|ply)|atlas\.mtl|atlas_checker\.png|"
-    r"sequence\.(glb|obj|pc2)))?)?",
-    r"render(/(surface|side_by_side)(/frame_\d+\.png)?|/[\w-]+\.(png|gif|mp4))?",
-    r"(.+/)?\.[^/]+\.tmp(\.\w+)?",
-)]
-
 
 def foreign_entries(run_dir: Path, limit: int = 3) -> list[str]:
     """Up to ``limit`` paths under ``run_dir`` (relative) that catlas does not write there."""
@@ -60,7 +41,7 @@ def foreign_entries(run_dir: Path, limit: int = 3) -> list[str]:
         for name in sorted(dirnames + filenames):
             p = Path(dirpath) / name
             rel = p.relative_to(run_dir).as_posix()
-            if p.is_symlink() or not any(rx.fullmatch(rel) for rx in _OWN):
+            if p.is_symlink() or not any(rx.fullmatch(rel) for rx in OWN):
                 found.append(rel + ("/" if name in dirnames else ""))
                 if name in dirnames:
                     dirnames.remove(name)  # do not list its contents
@@ -81,8 +62,6 @@ def read_marker(run_dir: Path) -> dict | None:
 
 def write_marker(run_dir: Path) -> str:
     """Mark ``run_dir`` as a catlas run; returns the new run id."""
-    from catlas import __version__
-
     run_id = uuid.uuid4().hex
     atomic_write_text(run_dir / MARKER, json.dumps({
         "run_id": run_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

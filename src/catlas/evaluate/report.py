@@ -13,16 +13,13 @@ import numpy as np
 from catlas.errors import CatlasError
 from catlas.evaluate.metrics import CONVENTIONS, PRINT_SCALE, PRINT_UNITS
 from catlas.evaluate.protocol import METRICS, EvalResult
+from catlas.config import FitConfig
 from catlas.fileio import atomic_path, atomic_write_text
+from catlas.runfiles import CONFIG, EVAL_DIR, METRICS_FILE, OFFSET_PLOT_FILE, PAIRS_FILE, PLOT_FILE, SUMMARY
 
 __all__ = ["EVAL_DIR", "METRICS_FILE", "PAIRS_FILE", "PLOT_FILE", "OFFSET_PLOT_FILE", "write_eval", "format_table",
            "read_metrics", "compare_rows", "summary_row", "format_compare"]
 
-EVAL_DIR = "eval"
-METRICS_FILE = "metrics.json"
-PAIRS_FILE = "pairs.csv"
-PLOT_FILE = "pck.png"
-OFFSET_PLOT_FILE = "by_offset.png"
 
 
 def write_eval(run_dir: Path, result: EvalResult, overwrite: bool = False) -> Path:
@@ -150,9 +147,6 @@ def read_metrics(run_dir: Path) -> dict | None:
 def compare_rows(run_dirs: list[Path], convention: str = "code") -> list[dict]:
     """One dict per run: name, method, the four metrics (printed units; None if not evaluated)
     and fit wall time (summary.json ``train_seconds``; None if absent)."""
-    from catlas.config import FitConfig
-    from catlas.run import CONFIG, SUMMARY
-
     rows = []
     for d in map(Path, run_dirs):
         if not (d / CONFIG).exists():

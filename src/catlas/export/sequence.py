@@ -22,6 +22,8 @@ from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
 from catlas.geometry.uv import grid_uv
+from catlas.runfiles import (EXPORT_DIR, EXPORT_FORMATS, GLB_FILE, MATERIAL_MTL, PC2_FILE, PC2_OBJ,
+                             TEXTURE_PNG)
 from catlas.surface import persistent_patches
 
 if TYPE_CHECKING:
@@ -31,9 +33,7 @@ __all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "FORMATS", "Me
            "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
            "MATERIAL_NAME", "PC2_MAGIC"]
 
-FORMATS = ("obj", "ply", "glb", "pc2")
-TEXTURE_PNG = "atlas_checker.png"
-MATERIAL_MTL = "atlas.mtl"
+FORMATS = EXPORT_FORMATS
 MATERIAL_NAME = "atlas_checker"
 PC2_MAGIC = b"POINTCACHE2\0"
 _PC2_HEADER = struct.Struct("<12siiffi")
@@ -205,9 +205,9 @@ def _planned(fmt: str, out: Path, K: int) -> list[Path]:
     if fmt == "ply":
         return [out / frame_name(k, K, ".ply") for k in range(K)]
     if fmt == "glb":
-        return [out / "sequence.glb"]
+        return [out / GLB_FILE]
     if fmt == "pc2":
-        return [out / "sequence.pc2", out / "sequence.obj", out / MATERIAL_MTL, out / TEXTURE_PNG]
+        return [out / PC2_FILE, out / PC2_OBJ, out / MATERIAL_MTL, out / TEXTURE_PNG]
     raise CatlasError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -253,7 +253,7 @@ def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: boo
         _write_material(out, seq.n_patches)
         with atomic_path(paths[1]) as tmp:
             tmp.write_text(obj_text(seq.vertices[0], seq.faces, seq.texcoords,
-                                    _header(seq, 0) + f"\nanimated by sequence.pc2 ({K} frames)",
+                                    _header(seq, 0) + f"\nanimated by {PC2_FILE} ({K} frames)",
                                     mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
     return paths
 
@@ -275,7 +275,7 @@ def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None
     for f in formats:
         if f not in FORMATS:
             raise CatlasError(f"unknown export format {f!r} (choose from {', '.join(FORMATS)})")
-    base = Path(out) if out is not None else run.path / "export"
+    base = Path(out) if out is not None else run.path / EXPORT_DIR
     dirs = {f: (base / f if (out is None or len(formats) > 1) else base) for f in formats}
     for f in formats:  # refuse before decoding anything
         check_free(_planned(f, dirs[f], run.n_frames), overwrite)

@@ -22,6 +22,7 @@ from catlas.errors import CatlasError
 from catlas.export.sequence import check_free
 from catlas.render.camera import auto_camera
 from catlas.render.raster import draw_points
+from catlas.runfiles import CORR_PNG, ERROR_PNG
 from catlas.surface import SurfaceSamples, map_to_frame
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_PANELS", "pick_frames", "position_colors", "correspondence_colors", "gt_errors",
            "render_correspondences"]
 
-CORR_PNG = "correspondences.png"
-ERROR_PNG = "correspondence_error.png"
 MAX_PANELS = 200
 """Most frames one picture shows (one row of panels; 200 x 320 pixels stays within the
 renderer's 65536-pixel width)."""

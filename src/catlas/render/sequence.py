@@ -21,6 +21,7 @@ from catlas.export.sequence import (MeshSequence, check_fps, check_free, check_r
 from catlas.export.texture import checker_colors
 from catlas.render.camera import Camera, auto_camera
 from catlas.render.raster import draw_mesh, draw_points
+from catlas.runfiles import SIDE_BY_SIDE_DIR, SURFACE_DIR
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -156,10 +157,10 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
     s.check()
     out = Path(out)
     K = run.n_frames
-    surf = [out / "surface" / frame_name(k, K, ".png") for k in range(K)]
-    sbs = [out / "side_by_side" / frame_name(k, K, ".png") for k in range(K)]
+    surf = [out / SURFACE_DIR / frame_name(k, K, ".png") for k in range(K)]
+    sbs = [out / SIDE_BY_SIDE_DIR / frame_name(k, K, ".png") for k in range(K)]
     anims = [out / f"{n}.{ext}" for ext, on in (("gif", gif), ("mp4", mp4)) if on
-             for n in ("surface", "side_by_side")]
+             for n in (SURFACE_DIR, SIDE_BY_SIDE_DIR)]
     check_free(surf + sbs + anims, overwrite)
     if mp4:
         try:
@@ -192,5 +193,5 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
 
         anim_it = tqdm(anims, desc="writing animations", unit="file", leave=False)
     for path in anim_it:
-        write_animation(path, surf_imgs if path.stem == "surface" else sbs_imgs, s.fps)
+        write_animation(path, surf_imgs if path.stem == SURFACE_DIR else sbs_imgs, s.fps)
     return surf + sbs + anims

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catlas.config import FitConfig
+from catlas.fileio import atomic_write_text
+from catlas.runfiles import TIME_BUDGET
 from catlas.train.threads import fit_threads
 
 WARMUP_STEPS, STEPS_PER_ROUND, ROUNDS = 3, 5, 4
@@ -86,13 +88,8 @@ def calibrated_iterations(minutes: float, iteration: int, elapsed: float) -> int
     return max(iteration, iterations_for(minutes, elapsed / iteration))
 
 
-TIME_BUDGET = "time_budget.json"
-"""Written into the run folder by a fit with train.minutes: a :class:`TimeBudget` as JSON."""
-
-
 def write_budget(run_dir: Path, budget: TimeBudget) -> None:
-    from catlas.fileio import atomic_write_text
-
+    """Write ``budget`` as the run's :data:`~catlas.runfiles.TIME_BUDGET`."""
     atomic_write_text(run_dir / TIME_BUDGET, json.dumps(asdict(budget), indent=2) + "\n")
 
 

@@ -23,8 +23,9 @@ import torch
 
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_bytes, atomic_write_text
-
-POINTER = "checkpoint.json"
+from catlas.runfiles import CHECKPOINT as POINTER
+from catlas.runfiles import CHECKPOINT_DIR, SNAPSHOT_INDEX, iteration_file
+from catlas.runfiles import SNAPSHOT_DIR as SNAPSHOTS
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any], iteration: int) -> Path:
@@ -32,7 +33,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], iteration: int) -> Pat
     buf = io.BytesIO()
     torch.save(state, buf)
     data = buf.getvalue()
-    rel = Path("checkpoints") / f"iter_{iteration:07d}.pt"
+    rel = Path(CHECKPOINT_DIR) / iteration_file(iteration)
     atomic_write_bytes(run_dir / rel, data)
     old = _read_pointer(run_dir) if (run_dir / POINTER).exists() else None
     pointer = {"file": rel.as_posix(), "sha256": hashlib.sha256(data).hexdigest(), "iteration": iteration}
@@ -42,18 +43,15 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], iteration: int) -> Pat
     return run_dir / rel
 
 
-SNAPSHOTS = "snapshots"
-
-
 def save_snapshot(run_dir: Path, model_state: dict[str, Any], iteration: int) -> Path:
     """Keep the weights at ``iteration`` for later (learning curves): ``snapshots/iter_N.pt``,
     its SHA-256 recorded in ``snapshots/index.json``."""
     buf = io.BytesIO()
     torch.save({"model": model_state, "iteration": iteration}, buf)
     data = buf.getvalue()
-    rel = f"iter_{iteration:07d}.pt"
+    rel = iteration_file(iteration)
     atomic_write_bytes(run_dir / SNAPSHOTS / rel, data)
-    index_path = run_dir / SNAPSHOTS / "index.json"
+    index_path = run_dir / SNAPSHOTS / SNAPSHOT_INDEX
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index[str(iteration)] = {"file": rel, "sha256": hashlib.sha256(data).hexdigest()}
     atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
@@ -62,7 +60,7 @@ def save_snapshot(run_dir: Path, model_state: dict[str, Any], iteration: int) ->
 
 def list_snapshots(run_dir: Path) -> list[int]:
     """Iterations for which the run kept a snapshot (ascending)."""
-    index_path = run_dir / SNAPSHOTS / "index.json"
+    index_path = run_dir / SNAPSHOTS / SNAPSHOT_INDEX
     if not index_path.exists():
         return []
     return sorted(int(k) for k in json.loads(index_path.read_text()))
@@ -70,7 +68,7 @@ def list_snapshots(run_dir: Path) -> list[int]:
 
 def load_snapshot(run_dir: Path, iteration: int, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load and verify the snapshot kept at ``iteration``."""
-    index_path = run_dir / SNAPSHOTS / "index.json"
+    index_path = run_dir / SNAPSHOTS / SNAPSHOT_INDEX
     try:
         entry = json.loads(index_path.read_text())[str(iteration)]
     except (OSError, ValueError, KeyError):

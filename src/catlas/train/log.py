@@ -7,8 +7,7 @@ from pathlib import Path
 
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
-
-LOSSES = "losses.csv"
+from catlas.runfiles import LOSSES, TB_DIR
 
 
 def read_loss_rows(path: Path) -> list[list[str]]:
@@ -52,7 +51,7 @@ class LossLog:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start else None)
+            self.writer = SummaryWriter(str(run_dir / TB_DIR), purge_step=start + 1 if start else None)
 
     def write(self, iteration: int, seconds: float, lr: float, terms: dict[str, float]) -> None:
         row = {"iteration": iteration, "seconds": round(seconds, 3), "lr": lr, **terms}

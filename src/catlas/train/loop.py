@@ -19,6 +19,7 @@ from catlas.config import FitConfig, TrainConfig
 from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
+from catlas.runfiles import CONFIG
 from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.log import LossLog
@@ -216,8 +217,6 @@ def train(
 def _calibrate_budget(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
     """Fix a time-budgeted fit's step count from its own steps so far (catlas.train.budget), in
     cfg (in place: train.iterations set, train.minutes None), config.yaml and time_budget.json."""
-    from catlas.run import CONFIG
-
     minutes = cfg.train.minutes
     cfg.train.iterations = calibrated_iterations(minutes, state.iteration, state.elapsed)
     cfg.train.minutes = None
