@@ -191,13 +191,41 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
                      dsr_total_area_mult=1.0)
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig().resolved()  # the same fit without them
     d["loss"]["alpha_accel"] = 0.3
-    with pytest.raises(CatlasError, match=r"run.yaml: loss.alpha_accel=0.3 was removed .*56c8d32"):
+    with pytest.raises(CatlasError, match=r"^run.yaml: loss.alpha_accel=0.3: this setting was removed in "
+                                          r"config version 2; delete it \(catlas now always behaves as with 0\)$"):
         FitConfig.from_yaml(yaml.safe_dump(d), source="run.yaml")
     d["loss"]["alpha_accel"], d["train"]["grow_copy_code"] = 0.0, True
-    with pytest.raises(CatlasError, match=r"train.grow_copy_code=True was removed .*d2c65a4"):
+    with pytest.raises(CatlasError, match=r"train.grow_copy_code=True: this setting was removed"):
         FitConfig.from_yaml(yaml.safe_dump(d))
+    d["train"]["grow_copy_code"] = False
+    for key, value in (("alpha_iso", 0.1), ("mc_from", 0.15), ("dsr_total_area", 50.0)):
+        with pytest.raises(CatlasError, match=rf"loss.{key}={value}: this setting was removed"):
+            FitConfig.from_yaml(yaml.safe_dump({**d, "loss": {**d["loss"], key: value, "method": "dsr"}}))
+    # settings that changed nothing in that fit go silently: iso_until with alpha_iso 0, the
+    # DSR weights of a method other than dsr
+    d["loss"].update(iso_until=0.5, dsr_total_area=50.0)
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == FitConfig().resolved()
+    with pytest.raises(CatlasError, match="unknown setting"):  # not a removed one in a current file
+        FitConfig.from_yaml(yaml.safe_dump({"version": 2, **d}))
     with pytest.raises(CatlasError, match="unknown setting"):  # anything else is still unknown
         FitConfig.from_yaml(yaml.safe_dump({**FitConfig().to_dict(), "colour": 1}))
+
+
+def test_config_yaml_carries_its_version_and_older_files_are_migrated():
+    """config.yaml starts with version: 2; a file without one is version 1 (older catlas): its
+    missing settings take that version's values, not today's defaults; newer versions are refused."""
+    from catlas.config import CONFIG_VERSION
+
+    text = make_config("fast").to_yaml()
+    assert text.startswith(f"version: {CONFIG_VERSION}\n") and CONFIG_VERSION == 2
+    assert FitConfig.from_yaml(text) == make_config("fast")
+    d = yaml.safe_load(text)
+    del d["version"], d["train"]["grow_partners"]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).train.grow_partners == "sequence"  # version 1's
+    for bad, needle in ((3, "version 3 was written by a newer catlas"), ("two", "positive integer"),
+                        (0, "positive integer")):
+        with pytest.raises(CatlasError, match=rf"^run.yaml: .*{needle}"):
+            FitConfig.from_yaml(yaml.safe_dump({**d, "version": bad}), source="run.yaml")
 
 
 def test_config_written_before_the_motion_term_loads_without_it():
@@ -482,3 +510,28 @@ def test_encoder_sees_the_first_encoder_points_and_chamfer_all(example_dir, tmp_
     d = cfg.to_dict()
     del d["data"]["encoder_points"]
     assert FitConfig.from_yaml(yaml.safe_dump(d)).data.encoded_points() == 200
+
+
+def test_a_run_written_by_an_older_catlas_resumes_or_is_refused_clearly(example_dir, tmp_path):
+    """A version-1 config.yaml (no version, removed settings at the kept behaviour, nulls for
+    the method defaults) resumes as the same fit and is rewritten as version 2; one that used a
+    removed setting is refused with one line naming the file and the setting."""
+    out = tmp_path / "r"
+    catlas.fit(example_dir, out, preset="tiny", overrides={"device": "cpu", "train": {"iterations": 4}},
+               progress=False)
+    d = yaml.safe_load((out / "config.yaml").read_text())
+    fitted = FitConfig.from_dict(d)
+    del d["version"]
+    d["loss"].update(alpha_iso=0.0, alpha_motion=None)
+    d["train"]["curriculum"] = None
+    (out / "config.yaml").write_text(yaml.safe_dump(d))
+    run = catlas.fit(None, out, resume=True, overrides={"train": {"iterations": 6}}, progress=False)
+    assert run.iteration == 6
+    again = yaml.safe_load((out / "config.yaml").read_text())
+    assert again["version"] == 2 and again["loss"]["alpha_motion"] == 0.1 and again["train"]["curriculum"] is True
+    assert FitConfig.from_dict(again).loss == fitted.loss
+    del again["version"]
+    again["loss"]["alpha_iso"] = 0.1
+    (out / "config.yaml").write_text(yaml.safe_dump(again))
+    with pytest.raises(CatlasError, match=r"config.yaml: loss.alpha_iso=0.1: this setting was removed"):
+        catlas.fit(None, out, resume=True, overrides={"train": {"iterations": 8}}, progress=False)

@@ -313,26 +313,29 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FitConfig":
-        """The config of a mapping of settings (checked), with its method defaults resolved."""
+        """The config of a mapping of settings (checked), with its method defaults resolved. A
+        ``version`` key is read as in config.yaml (migrated if older); without one the mapping is
+        taken as the current version (unlike a config file, see :meth:`from_yaml`)."""
+        if "version" in d:
+            d = _migrate(d, "config")
         return _from_plain(cls, d, "config").resolved()
 
     def to_yaml(self) -> str:
-        """config.yaml's text: the settings with their method defaults resolved."""
-        return yaml.safe_dump(self.resolved().to_dict(), sort_keys=False)
+        """config.yaml's text: ``version`` (:data:`CONFIG_VERSION`), then the settings with their
+        method defaults resolved."""
+        return yaml.safe_dump({"version": CONFIG_VERSION, **self.resolved().to_dict()}, sort_keys=False)
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "config") -> "FitConfig":
+        """The config of config.yaml's text; a file without ``version`` is version 1 (written by
+        catlas before the field existed) and is migrated (:func:`_migrate`). Errors name ``source``."""
         try:
             d = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise CatlasError(f"{source}: not valid YAML ({yaml_problem(e)})") from None
         if not isinstance(d, dict):
             raise CatlasError(f"{source}: expected a mapping of settings")
-        loss = d.get("loss")
-        if isinstance(loss, dict) and "alpha_motion" not in loss:
-            # written before the surface-motion term existed: that run was fitted without it
-            d["loss"] = {**loss, "alpha_motion": 0.0}
-        _drop_removed_settings(d, source)
+        d = _migrate(d, source)
         try:  # the same checks as for --set; the message names the file and the setting
             return _from_plain(cls, d, "config").resolved()
         except CatlasError as e:
@@ -447,40 +450,87 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-# Settings that existed for a while, were measured not to help and were removed again: a run
-# written with one at its "off" value is the same fit without it and loads; any other value
-# cannot be reproduced by this version and is refused with a message that says so.
-REMOVED_SETTINGS: dict[tuple[str, str], tuple[Any, str]] = {
-    ("loss", "mc_pairs"): ("drawn", "9700a92"),
-    ("loss", "alpha_accel"): (0.0, "56c8d32"),
-    ("train", "grow_copy_code"): (False, "d2c65a4"),
-    ("train", "grow_sampling"): ("balanced", "39817fe"),
-    ("loss", "cross_early_gap"): (0, "a9d0c47"),
-    ("loss", "mc_from"): (0.0, "e5ac7ed"),
-    ("loss", "motion_component"): ("full", "e5ac7ed"),
-    ("loss", "motion_tangent"): (0.0, "e5ac7ed"),
-    ("loss", "alpha_iso"): (0.0, "e5ac7ed"),
-    ("loss", "iso_until"): (1.0, "e5ac7ed"),
-    ("model", "latent"): ("encoder", "e5ac7ed"),
-    ("loss", "dsr_e"): (1.0, "e5ac7ed"),
-    ("loss", "dsr_g"): (1.0, "e5ac7ed"),
-    ("loss", "dsr_skew"): (1.0, "e5ac7ed"),
-    ("loss", "dsr_stretch"): (0.0, "e5ac7ed"),
-    ("loss", "dsr_total_area"): (100.0, "e5ac7ed"),
-    ("loss", "dsr_total_area_mult"): (1.0, "e5ac7ed"),
+CONFIG_VERSION = 2
+"""The version of config.yaml's layout, written as its ``version``. A file without one is
+version 1 (catlas before the field existed) and is migrated when read (:func:`_migrate`)."""
+
+# Version 1 -> 2: settings removed (measured not to help, or the DSR baseline's constants).
+# Each maps to the value whose behaviour catlas still has and that behaviour in words; a file
+# with the setting at that value is the same fit without it, any other value is refused.
+REMOVED_IN_2: dict[tuple[str, str], tuple[Any, str]] = {
+    ("loss", "mc_pairs"): ("drawn", "drawn"),
+    ("loss", "alpha_accel"): (0.0, "0"),
+    ("loss", "cross_early_gap"): (0, "0"),
+    ("loss", "mc_from"): (0.0, "0"),
+    ("loss", "motion_component"): ("full", "full"),
+    ("loss", "motion_tangent"): (0.0, "0"),
+    ("loss", "alpha_iso"): (0.0, "0"),
+    ("loss", "iso_until"): (1.0, "1"),
+    ("loss", "dsr_e"): (1.0, "1 (catlas.losses.dsr.DSR_W_E)"),
+    ("loss", "dsr_g"): (1.0, "1 (catlas.losses.dsr.DSR_W_G)"),
+    ("loss", "dsr_skew"): (1.0, "1 (catlas.losses.dsr.DSR_W_SKEW)"),
+    ("loss", "dsr_stretch"): (0.0, "0 (catlas.losses.dsr.DSR_W_STRETCH)"),
+    ("loss", "dsr_total_area"): (100.0, "100 (catlas.losses.dsr.DSR_W_TOTAL_AREA)"),
+    ("loss", "dsr_total_area_mult"): (1.0, "1 (catlas.losses.dsr.DSR_TOTAL_AREA_MULT)"),
+    ("model", "latent"): ("encoder", "encoder"),
+    ("train", "grow_copy_code"): (False, "false"),
+    ("train", "grow_sampling"): ("balanced", "balanced"),
+}
+
+# What catlas did for a setting a version-1 file leaves out: the dataclass defaults of that
+# time (the paper's configuration), except loss.alpha_motion, which a file written before the
+# surface-motion term existed leaves out and whose fit ran without it.
+V1_DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"points_per_frame": 10_000, "points_per_step": 2_500, "encoder_points": None,
+             "normalize": True, "min_points": 100},
+    "model": {"code_dim": 1024, "n_patches": 10, "encoder_widths": [64, 128], "decoder_widths": None},
+    "loss": {"method": "ours", "tau": 1, "alpha_mc": 0.1, "alpha_mc_cross": 0.0, "cross_from": 0.0,
+             "metric_samples": None, "alpha_motion": 0.0, "alpha_dsr": 0.001},
+    "train": {"iterations": 200_000, "minutes": None, "lr": 1e-3, "lr_decay_at": [0.8, 0.9],
+              "pairs_per_step": 2, "uv_samples": 2_500, "curriculum": None, "grow_window_init": 5,
+              "grow_from": 0.15, "grow_to": 0.75, "grow_partners": "sequence", "seed": 0,
+              "checkpoint_every": 1_000, "snapshot_every": 0, "log_every": 10,
+              "mesh_resolution": 16, "threads": 0},
 }
 
 
-def _drop_removed_settings(d: dict[str, Any], source: str) -> None:
-    """Remove settings of :data:`REMOVED_SETTINGS` from ``d`` in place (see there)."""
-    for (section, key), (off, commit) in REMOVED_SETTINGS.items():
+def _migrate(d: dict[str, Any], source: str) -> dict[str, Any]:
+    """The settings of a config file read as the current version: ``version`` removed, a
+    version-1 file (no ``version``) migrated (see :data:`REMOVED_IN_2`, :data:`V1_DEFAULTS`)."""
+    d = dict(d)
+    version = d.pop("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CatlasError(f"{source}: version must be a positive integer, got {_shown(version)}")
+    if version > CONFIG_VERSION:
+        raise CatlasError(f"{source}: config version {version} was written by a newer catlas (this one "
+                          f"reads up to version {CONFIG_VERSION}); upgrade catlas")
+    if version == 1:
+        d = _migrate_1_to_2(d, source)
+    return d
+
+
+def _migrate_1_to_2(d: dict[str, Any], source: str) -> dict[str, Any]:
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    loss = d.get("loss") if isinstance(d.get("loss"), dict) else {}
+    irrelevant = set()
+    if not loss.get("alpha_iso"):  # the isometry term off: its schedule changed nothing
+        irrelevant.add(("loss", "iso_until"))
+    if loss.get("method", "ours") != "dsr" or loss.get("alpha_dsr", 0.001) == 0:
+        irrelevant |= {key for key in REMOVED_IN_2 if key[1].startswith("dsr_")}
+    for (section, key), (kept, said) in REMOVED_IN_2.items():
         sec = d.get(section)
         if not isinstance(sec, dict) or key not in sec:
             continue
         value = sec.pop(key)
-        if value != off:
-            raise CatlasError(f"{source}: {section}.{key}={value} was removed from catlas (added in "
-                              f"commit {commit}); this version cannot load or continue that fit")
+        if value != kept and (section, key) not in irrelevant:
+            raise CatlasError(f"{source}: {section}.{key}={value}: this setting was removed in config "
+                              f"version {CONFIG_VERSION}; delete it (catlas now always behaves as with "
+                              f"{said})")
+    for section, defaults in V1_DEFAULTS.items():
+        sec = d.setdefault(section, {})
+        if isinstance(sec, dict):
+            d[section] = {**defaults, **sec}
+    return d
 
 
 def _from_plain(cls: type, d: dict[str, Any], where: str) -> Any:
