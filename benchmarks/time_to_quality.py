@@ -81,7 +81,7 @@ from catlas.evaluate import EvalSettings, evaluate, load_gt  # noqa: E402
 from catlas.evaluate.nearest import NEAREST  # noqa: E402
 from catlas.fileio import atomic_write_text  # noqa: E402
 from catlas.run import CONFIG, SUMMARY, load_run  # noqa: E402
-from catlas.train.budget import provisional_budget  # noqa: E402
+from catlas.train.steptime import provisional_budget  # noqa: E402
 from catlas.train.checkpoint import list_snapshots  # noqa: E402
 
 PROG = "time_to_quality"

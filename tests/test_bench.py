@@ -77,15 +77,16 @@ def test_time_steps_interleaves_rounds(monkeypatch):
     """Warm-up runs configuration by configuration, then each round steps every configuration
     in turn: the order of the training steps proves the interleaving."""
     import catlas.bench as bench
+    import catlas.train.steptime as steptime
 
     order = []
-    real = bench.training_step
+    real = steptime.training_step
 
     def recording(state, cfg, points, areas, lr):
         order.append(cfg.model.decoder_widths[0])
         return real(state, cfg, points, areas, lr)
 
-    monkeypatch.setattr(bench, "training_step", recording)
+    monkeypatch.setattr(steptime, "training_step", recording)
     cfgs = {w: make_config("tiny", {"model": {"decoder_widths": [w, 8]}}) for w in (8, 12)}
     out = bench.time_steps(cfgs, repeats=2, warmup=1, n_frames=3, rounds=2)
     assert order == [8, 12] + [8, 8, 12, 12] * 2

@@ -21,11 +21,12 @@ from catlas.errors import CatlasError
 from catlas.fileio import atomic_write_text
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
 from catlas.rundir import RunClaim, RunLock, check_out_path, check_replaceable
-from catlas.train.budget import provisional_budget, read_budget, write_budget
+from catlas.train.budget import read_budget, write_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.log import check_loss_log
 from catlas.train.loop import Interrupted, TrainState, new_state, train
+from catlas.train.steptime import provisional_budget
 from catlas.train.threads import fit_threads
 
 __all__ = ["fit", "load_run"]

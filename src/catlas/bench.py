@@ -6,13 +6,12 @@ needed), and the backward pass counted as twice the forward (gradients w.r.t. in
 weights). The floor is that count divided by the measured float32 matmul rate.
 
 Step times on a shared 2-core machine move by 10-30 % from one minute to the next, so the
-configurations of one report are timed interleaved (:func:`time_steps`): their ratios, which
-decide equal-time budgets, are what this measures best.
+configurations of one report are timed interleaved (:func:`catlas.train.steptime.time_steps`):
+their ratios, which decide equal-time budgets, are what this measures best.
 """
 
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -21,8 +20,7 @@ import torch
 
 from catlas.config import FitConfig, make_config, merge_dicts
 from catlas.errors import CatlasError
-from catlas.run import resolve_device
-from catlas.train.loop import TrainState, new_state, training_step
+from catlas.train import steptime
 from catlas.train.objectives import ActiveTerms, jacobian_samples
 from catlas.train.threads import fit_threads
 
@@ -84,49 +82,11 @@ class StepTiming:
 
 def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_frames: int = 8,
                rounds: int = 3) -> dict[str, StepTiming]:
-    """Median wall time of the training step of several configurations, timed interleaved.
-
-    Every configuration gets its own model, optimiser and random clouds (n_frames x
-    points_per_frame, the shapes of a real fit) and ``warmup`` untimed steps, one configuration
-    after the other (so each one's peak RSS is the process maximum after its warm-up); then
-    ``rounds`` rounds time ``repeats`` steps of every configuration in turn. A drift of the
-    machine's speed (other load, clocks) so hits all configurations alike, and their ratios are
-    much steadier than when each is timed in one block. Returns name -> timing: the median over
-    all timed steps, with each round's median in ``round_medians_s``.
-    """
-    prepared = {}
-    rss: dict[str, float] = {}
-    for name, cfg in cfgs.items():
-        device = resolve_device(cfg.device)
-        state = new_state(cfg, device)
-        g = torch.Generator().manual_seed(0)
-        points = torch.rand(n_frames, cfg.data.points_per_frame, 3, generator=g).to(device)
-        areas = torch.full((n_frames,), 0.8, device=device)
-        prepared[name] = (cfg, state, points, areas)
-        for _ in range(warmup):
-            _timed_step(cfg, state, points, areas)
-        rss[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    times: dict[str, list[list[float]]] = {name: [] for name in cfgs}
-    for _ in range(max(1, rounds)):
-        for name, (cfg, state, points, areas) in prepared.items():
-            times[name].append([_timed_step(cfg, state, points, areas) for _ in range(repeats)])
-    out = {}
-    for name, (cfg, *_rest) in prepared.items():
-        every = [t for r in times[name] for t in r]
-        out[name] = StepTiming(cfg.loss.method, "", statistics.median(every), step_flops(cfg, n_frames),
-                               rss[name], [statistics.median(r) for r in times[name]])
-    return out
-
-
-def _timed_step(cfg: FitConfig, state: TrainState, points: torch.Tensor, areas: torch.Tensor) -> float:
-    """Seconds of one training step, waiting for the device to finish it."""
-    cuda = points.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    terms = training_step(state, cfg, points, areas, cfg.train.lr)
-    float(terms["loss"])  # a host sync: the step is done
-    return time.perf_counter() - t
+    """:func:`catlas.train.steptime.time_steps` (the configurations' steps timed interleaved)
+    with each configuration's analytic FLOPs: name -> timing."""
+    times = steptime.time_steps(cfgs, repeats=repeats, warmup=warmup, n_frames=n_frames, rounds=rounds)
+    return {name: StepTiming(cfgs[name].loss.method, "", t.median_s, step_flops(cfgs[name], n_frames),
+                             t.peak_rss_mib, t.round_medians_s) for name, t in times.items()}
 
 
 def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = ("ours", "atlasnet", "dsr"),

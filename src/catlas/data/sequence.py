@@ -9,6 +9,7 @@ import numpy as np
 
 from catlas.config import DataConfig
 from catlas.errors import CatlasError
+from catlas.fileio import atomic_path
 from catlas.data.io import F32_MAX, Frame, list_frames, load_npz_arrays, read_array_sequence, read_frame
 from catlas.data.sampling import sample_surface, triangle_areas
 
@@ -58,8 +59,6 @@ class Sequence:
 
     def save_npz(self, path: str | Path) -> None:
         """Write every field to ``path`` (.npz, atomically)."""
-        from catlas.fileio import atomic_path
-
         d = {k: getattr(self, k) for k in _ARRAYS if getattr(self, k) is not None}
         d.update(names=np.array(self.names, dtype=str), center=self.center,
                  scale=np.float64(self.scale), source=np.array(self.source, dtype=str))

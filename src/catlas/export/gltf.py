@@ -10,15 +10,12 @@ Blender imports the targets as shape keys ``frame_0001`` ... with the animation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from catlas.export.mesh import MeshSequence, check_fps
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path
-
-if TYPE_CHECKING:
-    from catlas.export.sequence import MeshSequence
 
 __all__ = ["glb_document", "write_glb", "read_accessor"]
 
@@ -45,11 +42,9 @@ class _Blob:
         return bytes(self.data)
 
 
-def glb_document(seq: "MeshSequence", fps: float = 12.0, texture_size: int = 1024):
+def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024):
     """A ``pygltflib.GLTF2`` with its binary blob set (see the module docstring)."""
     import pygltflib as g
-
-    from catlas.export.sequence import check_fps
 
     check_fps(fps)
 
@@ -121,7 +116,7 @@ def glb_document(seq: "MeshSequence", fps: float = 12.0, texture_size: int = 102
     return doc
 
 
-def write_glb(path: str | Path, seq: "MeshSequence", fps: float = 12.0) -> None:
+def write_glb(path: str | Path, seq: MeshSequence, fps: float = 12.0) -> None:
     """Write :func:`glb_document` atomically."""
     doc = glb_document(seq, fps)
     with atomic_path(path) as tmp:

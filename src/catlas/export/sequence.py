@@ -1,35 +1,30 @@
-"""A run's surfaces for every frame as one mesh sequence with fixed connectivity, and the
-sequence exporters: OBJ / PLY per frame, one animated GLB, a PC2 point cache.
-
-Collapsed patches (docs/evaluation.md, 3.2: mean det g of a patch < 1e-3 x the mean over patches)
-are left out, but only those collapsed in *every* frame, so all frames keep the same vertices
-and faces in the same order. Coordinates are in the input's units.
+"""The sequence exporters: OBJ / PLY per frame, one animated GLB, a PC2 point cache, of a run's
+surface sequence (:class:`catlas.export.mesh.MeshSequence`: fixed connectivity, persistently
+collapsed patches left out, input units).
 """
 
 from __future__ import annotations
 
-import math
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from catlas.config import MAX_RESOLUTION
 from catlas.errors import CatlasError
+from catlas.export.gltf import write_glb
+from catlas.export.mesh import (MAX_FPS, MIN_FPS, MeshSequence, check_fps, check_free, check_resolution,
+                                frame_name, frame_progress, mesh_sequence)
 from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
-from catlas.geometry.uv import grid_uv
 from catlas.runfiles import (EXPORT_DIR, EXPORT_FORMATS, GLB_FILE, MATERIAL_MTL, PC2_FILE, PC2_OBJ,
                              TEXTURE_PNG)
-from catlas.surface import persistent_patches
 
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "FORMATS", "MeshSequence", "mesh_sequence", "frame_name",
+__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "check_free", "FORMATS", "MeshSequence", "mesh_sequence", "frame_name",
            "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
            "MATERIAL_NAME", "PC2_MAGIC"]
 
@@ -37,98 +32,6 @@ FORMATS = EXPORT_FORMATS
 MATERIAL_NAME = "atlas_checker"
 PC2_MAGIC = b"POINTCACHE2\0"
 _PC2_HEADER = struct.Struct("<12siiffi")
-MIN_FPS, MAX_FPS = 0.01, 1000.0
-"""Frame rates of the GLB animation and of render's GIF / MP4."""
-
-
-def check_resolution(resolution: int | None, option: str = "--resolution") -> None:
-    """CatlasError unless ``resolution`` is None (the default) or an integer in [2, MAX_RESOLUTION]
-    (UV grid vertices per patch side; a mesh is decoded at once)."""
-    if resolution is None:
-        return
-    if isinstance(resolution, bool) or not isinstance(resolution, int) \
-            or not 2 <= resolution <= MAX_RESOLUTION:
-        raise CatlasError(f"{option} must be an integer in [2, {MAX_RESOLUTION}] (UV grid vertices "
-                          f"per patch side), got {resolution!r}")
-
-
-def check_fps(fps: float, option: str = "--fps") -> None:
-    """CatlasError unless ``fps`` is a finite frame rate in [MIN_FPS, MAX_FPS]."""
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) \
-            or not MIN_FPS <= fps <= MAX_FPS:
-        raise CatlasError(f"{option} must be a frame rate in [{MIN_FPS:g}, {MAX_FPS:g}] frames per "
-                          f"second, got {fps!r}")
-
-
-@dataclass
-class MeshSequence:
-    """K frames of one triangle mesh (same faces, same vertex order), input units."""
-
-    vertices: np.ndarray  # (K, V, 3) float64
-    faces: np.ndarray  # (F, 3) int64
-    texcoords: np.ndarray  # (V, 2) OBJ convention (v = 0 at the bottom of the image)
-    patch: np.ndarray  # (V,) int64 patch of each vertex (original patch numbering)
-    uv: np.ndarray  # (V, 2) each vertex's uv in its patch's [0, 1]^2
-    kept: np.ndarray  # (P,) bool patches kept
-    resolution: int
-    names: list[str]  # (K,) input frame names
-
-    @property
-    def n_frames(self) -> int:
-        return self.vertices.shape[0]
-
-    @property
-    def n_patches(self) -> int:
-        return len(self.kept)
-
-    def face_patch_uv(self) -> tuple[np.ndarray, np.ndarray]:
-        """Patch (F,) and uv centroid (F, 2) of every face (for per-face checker colours)."""
-        return self.patch[self.faces[:, 0]], self.uv[self.faces].mean(axis=1)
-
-
-def _progress(it: Iterable, total: int, desc: str, progress: bool):
-    if not progress:
-        return it
-    from tqdm import tqdm
-
-    return tqdm(it, total=total, desc=desc, unit="frame", leave=False)
-
-
-def mesh_sequence(run: "Run", resolution: int | None = None, drop_collapsed: bool = True,
-                  progress: bool = False) -> MeshSequence:
-    """Decode every frame's atlas mesh (:meth:`Run.mesh`) and drop persistently collapsed patches.
-
-    resolution: UV grid vertices per patch side, in [2, MAX_RESOLUTION]; None = the run's
-    ``train.mesh_resolution``."""
-    check_resolution(resolution)
-    r = run.config.train.mesh_resolution if resolution is None else resolution
-    K = run.n_frames
-    kept = persistent_patches(run, progress=progress) if drop_collapsed else np.ones(run.n_patches, bool)
-    frames = []
-    first = None
-    for k in _progress(range(K), K, "decoding frames", progress):
-        m = run.mesh(k, r)
-        first = first or m
-        frames.append(m.vertices)
-    assert first is not None
-    vmask = kept[first.patch]
-    remap = np.full(len(vmask), -1, np.int64)
-    remap[vmask] = np.arange(int(vmask.sum()))
-    faces = remap[first.faces]
-    faces = faces[(faces >= 0).all(axis=1)]
-    uv = np.tile(grid_uv(r).numpy().astype(np.float64), (run.n_patches, 1))
-    verts = np.stack(frames)[:, vmask].astype(np.float64)
-    return MeshSequence(vertices=verts, faces=faces, texcoords=first.texcoords[vmask].astype(np.float64),
-                        patch=first.patch[vmask].astype(np.int64), uv=uv[vmask], kept=kept,
-                        resolution=r, names=list(run.sequence.names))
-
-
-def frame_name(k: int, n_frames: int, suffix: str) -> str:
-    """``frame_0007.obj``: zero-padded to at least 4 digits (more for long sequences)."""
-    width = max(4, len(str(max(n_frames - 1, 0))))
-    return f"frame_{k:0{width}d}{suffix}"
-
-
 # ----------------------------------------------------------------------------- writers
 
 def mtl_text(texture: str = TEXTURE_PNG, name: str = MATERIAL_NAME) -> str:
@@ -211,16 +114,6 @@ def _planned(fmt: str, out: Path, K: int) -> list[Path]:
     raise CatlasError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def check_free(paths: list[Path], overwrite: bool) -> None:
-    """Refuse (CatlasError) when any of ``paths`` exists, unless ``overwrite``."""
-    if overwrite:
-        return
-    existing = [p for p in paths if p.exists()]
-    if existing:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise CatlasError(f"{existing[0]}: exists{more}; use --overwrite to replace")
-
-
 def _write_material(out: Path, n_patches: int) -> None:
     atomic_write_text(out / MATERIAL_MTL, mtl_text())
     atomic_write_bytes(out / TEXTURE_PNG, png_bytes(checker_texture(n_patches)))
@@ -237,16 +130,14 @@ def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: boo
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "obj":
         _write_material(out, seq.n_patches)
-        for k in _progress(range(K), K, "writing OBJ", progress):
+        for k in frame_progress(range(K), K, "writing OBJ", progress):
             with atomic_path(paths[k]) as tmp:
                 tmp.write_text(obj_text(seq.vertices[k], seq.faces, seq.texcoords, _header(seq, k),
                                         mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
     elif fmt == "ply":
-        for k in _progress(range(K), K, "writing PLY", progress):
+        for k in frame_progress(range(K), K, "writing PLY", progress):
             write_ply(paths[k], seq.vertices[k], seq.faces, seq.texcoords, seq.patch, _header(seq, k))
     elif fmt == "glb":
-        from catlas.export.gltf import write_glb
-
         write_glb(paths[0], seq, fps=fps)
     elif fmt == "pc2":
         write_pc2(paths[0], seq.vertices, start_frame=1.0, sample_rate=1.0)

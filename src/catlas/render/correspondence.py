@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from catlas.errors import CatlasError
-from catlas.export.sequence import check_free
+from catlas.evaluate.gt import load_gt
+from catlas.export.mesh import check_free
 from catlas.render.camera import auto_camera
 from catlas.render.raster import draw_points
+from catlas.render.sequence import check_size, check_view, save_png
 from catlas.runfiles import CORR_PNG, ERROR_PNG
 from catlas.surface import SurfaceSamples, map_to_frame
 
@@ -97,8 +99,6 @@ def _figure(n_panels: int, panel: int, extra_w: float = 0.0):
 
 
 def _save(fig, canvas, path: Path) -> np.ndarray:
-    from catlas.render.sequence import save_png
-
     canvas.draw()
     img = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     save_png(path, img)
@@ -115,10 +115,6 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
-
-    from catlas.evaluate.gt import load_gt
-
-    from catlas.render.sequence import check_size, check_view
 
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or not 1 <= n_frames <= MAX_PANELS:
         raise CatlasError(f"--frames must be an integer in [1, {MAX_PANELS}] (frames shown), got {n_frames!r}")

@@ -16,8 +16,8 @@ import numpy as np
 
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_path
-from catlas.export.sequence import (MeshSequence, check_fps, check_free, check_resolution, frame_name,
-                                    mesh_sequence)
+from catlas.export.mesh import (MeshSequence, check_fps, check_free, check_resolution, frame_name,
+                                mesh_sequence)
 from catlas.export.texture import checker_colors
 from catlas.render.camera import Camera, auto_camera
 from catlas.render.raster import draw_mesh, draw_points

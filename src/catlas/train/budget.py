@@ -5,8 +5,9 @@ so a budget must be known as steps well before the run's first milestone (the cu
 growing at 15 % of the run, the learning rate drops at 80 %). A fit with ``train.minutes`` does
 it in two stages:
 
-1. :func:`provisional_budget` times the fit's step for a few seconds before training (on random
-   clouds of the fit's shape, :func:`catlas.bench.time_steps`) and gives a first step count;
+1. :func:`catlas.train.steptime.provisional_budget` times the fit's step for a few seconds
+   before training (on random clouds of the fit's shape, :func:`catlas.train.steptime.time_steps`)
+   and gives a first step count;
 2. :func:`calibrated_iterations`, called by the training loop once the fit has spent
    :data:`CALIBRATE_AT` of its budget (or reached 10 % of the provisional count), replaces it
    by the count that the fit's own measured steps give: real clouds, real contention for the
@@ -21,10 +22,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from catlas.config import FitConfig
 from catlas.fileio import atomic_write_text
 from catlas.runfiles import TIME_BUDGET
-from catlas.train.threads import fit_threads
 
 WARMUP_STEPS, STEPS_PER_ROUND, ROUNDS = 3, 5, 4
 """The provisional timing: 3 untimed steps, then the median of 4 rounds of 5 steps."""
@@ -60,20 +59,6 @@ class TimeBudget:
 def iterations_for(minutes: float, step_s: float) -> int:
     """Steps of ``step_s`` seconds that fit in ``minutes`` (at least 1)."""
     return max(1, round(minutes * 60.0 / step_s))
-
-
-def provisional_budget(cfg: FitConfig, n_frames: int) -> tuple[int, TimeBudget]:
-    """A first step count for cfg's ``train.minutes``, from timing cfg's training step on random
-    clouds of the fit's shape (n_frames x data.points_per_frame) with cfg's thread count."""
-    from catlas.bench import time_steps  # bench imports the training loop
-
-    minutes = cfg.train.minutes
-    if minutes is None:
-        raise ValueError("cfg.train.minutes is not set")
-    with fit_threads([cfg]):
-        timing = time_steps({"fit": cfg}, repeats=STEPS_PER_ROUND, warmup=WARMUP_STEPS,
-                            n_frames=n_frames, rounds=ROUNDS)["fit"]
-    return iterations_for(minutes, timing.median_s), TimeBudget(float(minutes), timing.median_s)
 
 
 def calibration_due(minutes: float, provisional: int, iteration: int, elapsed: float) -> bool:

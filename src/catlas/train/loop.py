@@ -22,6 +22,7 @@ from catlas.model import AtlasNetwork
 from catlas.runfiles import CONFIG
 from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
+from catlas.train.distributed import on_main
 from catlas.train.log import LossLog
 from catlas.train.objectives import ActiveTerms, jacobian_samples, step_loss
 from catlas.train.pairs import growing_window, sample_pairs, sample_points
@@ -240,8 +241,6 @@ def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
     if state.parallel is None:
         write()
     else:
-        from catlas.train.distributed import on_main
-
         on_main(state.parallel, write)
 
 
