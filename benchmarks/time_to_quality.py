@@ -20,7 +20,7 @@ Budget: --iterations N, or --minutes M (train.minutes: each fit times its own st
 recalibrates its step count after 5 % of the budget, catlas.train.budget), or neither (the
 preset's iterations). --snapshots K keeps the weights every max(1, N // K) steps
 (train.snapshot_every); with --minutes, N is the provisional count of
-catlas.train.budget.provisional_budget, timed once per sequence and method before the fits
+catlas.train.steptime.provisional_budget, timed once per sequence and method before the fits
 (cached in --out/budget.json), so a fit keeps about K snapshots. The final iteration is always
 evaluated too (from the final checkpoint when it is not a snapshot).
 
