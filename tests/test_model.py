@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from catlas.config import ModelConfig
+from catlas.config import ModelConfig, make_config
 from catlas.model import AtlasNetwork, PatchDecoder
 
 
@@ -29,7 +29,7 @@ def _autograd_jacobian(decoder: PatchDecoder, uv: torch.Tensor, codes: torch.Ten
 
 
 def test_paper_parameter_counts():
-    m = AtlasNetwork(ModelConfig())
+    m = AtlasNetwork(make_config("paper").model)
     assert sum(p.numel() for p in m.encoder.parameters()) == 2_239_872  # docs/method.md, 2.1
     assert sum(p.numel() for p in m.parameters()) == 19_368_952  # docs/method.md, 2.2
     assert m.decoder.widths == (1026, 513, 256)

@@ -23,6 +23,12 @@ from catlas.train.objectives import ActiveTerms, needs_jacobian, step_loss
 from catlas.train.pairs import sample_pairs, sample_points
 
 
+def _loss(**settings) -> LossConfig:
+    """A LossConfig without the fast preset's cross-pair term and Jacobian subset (the paper's
+    loss), with ``settings`` on top."""
+    return LossConfig(**{"alpha_mc_cross": 0.0, "cross_from": 0.0, "metric_samples": None, **settings})
+
+
 def test_pairs_are_within_tau_and_distinct():
     g = torch.Generator().manual_seed(0)
     for tau in (1, 3):
@@ -50,7 +56,7 @@ def test_sample_points_without_replacement():
 
 
 def test_learning_rate_schedule():
-    tc = TrainConfig(iterations=100, lr=1e-3)
+    tc = TrainConfig(iterations=100, lr=1e-3, lr_decay_at=(0.8, 0.9))
     assert learning_rate(tc, 0) == 1e-3 and learning_rate(tc, 79) == 1e-3
     assert learning_rate(tc, 80) == pytest.approx(1e-4) and learning_rate(tc, 90) == pytest.approx(1e-5)
 
@@ -76,25 +82,25 @@ def test_objectives_select_terms_by_method():
     jac = torch.rand(B, P, S, 3, 2)
     clouds = torch.rand(B, 20, 3)
     area = torch.ones(B)
-    keys = {m: set(step_loss(xyz, jac, clouds, LossConfig(method=m), area)[1]) for m in ("ours", "atlasnet", "dsr")}
+    keys = {m: set(step_loss(xyz, jac, clouds, _loss(method=m), area)[1]) for m in ("ours", "atlasnet", "dsr")}
     assert keys["atlasnet"] == {"chamfer", "loss"}
     assert keys["ours"] == {"chamfer", "metric_consistency", "motion", "loss"}  # motion: ours' default
     assert keys["dsr"] >= {"chamfer", "dsr_E", "dsr_G", "dsr_skew", "dsr_total_area", "loss"}
-    loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5))
+    loss, t = step_loss(xyz, jac, clouds, _loss(method="ours", alpha_mc=0.5))
     expected = t["chamfer"] + 0.5 * t["metric_consistency"] + 0.1 * t["motion"]
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
-    loss, t = step_loss(xyz, jac, clouds, LossConfig(method="ours", alpha_mc=0.5, alpha_motion=0.0))
+    loss, t = step_loss(xyz, jac, clouds, _loss(method="ours", alpha_mc=0.5, alpha_motion=0.0))
     assert "motion" not in t  # the paper's ours
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
-    assert not needs_jacobian(LossConfig(method="atlasnet"))
-    assert not needs_jacobian(LossConfig(method="ours"), ActiveTerms(pairs=False))  # one frame: no pairs
-    assert not needs_jacobian(LossConfig(method="ours", alpha_mc=0.0))  # term switched off
-    loss, t = step_loss(xyz, None, clouds, LossConfig(method="ours", alpha_mc=0.0))
+    assert not needs_jacobian(_loss(method="atlasnet"))
+    assert not needs_jacobian(_loss(method="ours"), ActiveTerms(pairs=False))  # one frame: no pairs
+    assert not needs_jacobian(_loss(method="ours", alpha_mc=0.0))  # term switched off
+    loss, t = step_loss(xyz, None, clouds, _loss(method="ours", alpha_mc=0.0))
     assert float(t["metric_consistency"]) == 0  # logged, not computed
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["motion"]), rel=1e-6)
-    assert needs_jacobian(LossConfig(method="dsr"))
-    assert not needs_jacobian(LossConfig(method="dsr", alpha_dsr=0.0))  # dsr's terms off
-    loss, t = step_loss(xyz, None, clouds, LossConfig(method="dsr", alpha_dsr=0.0), area)
+    assert needs_jacobian(_loss(method="dsr"))
+    assert not needs_jacobian(_loss(method="dsr", alpha_dsr=0.0))  # dsr's terms off
+    loss, t = step_loss(xyz, None, clouds, _loss(method="dsr", alpha_dsr=0.0), area)
     assert set(t) == {"chamfer", "loss"} and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
 
 
@@ -114,7 +120,7 @@ def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> di
 def test_active_terms_follow_the_run_schedule():
     """cross_from 0.75 of 100 steps: the cross flag switches at its step; pairs are on at every
     step with more than one frame, a single frame has no pairs at any step."""
-    cfg = LossConfig(method="ours", cross_from=0.75)
+    cfg = _loss(method="ours", cross_from=0.75)
     at = {it: ActiveTerms.at(cfg, 5, it, 100) for it in (0, 19, 20, 49, 50, 74, 75, 99)}
     assert all(at[it].pairs for it in at)
     assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
@@ -125,7 +131,7 @@ def test_cross_pair_term_starts_at_cross_from():
     """loss.cross_from=0.5: the cross-pair metric term is logged as 0 (and not in the loss)
     during the first half of the run, and on after it; the neighbour-pair term is on throughout."""
     with pytest.raises(ValueError, match="cross_from"):
-        LossConfig(method="ours", cross_from=-0.1)
+        _loss(method="ours", cross_from=-0.1)
     cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_from": 0.5},
                                "train": {"iterations": 10, "pairs_per_step": 2}})
     seen = _terms_at_steps(cfg, n_frames=6, steps=(0, 4, 5, 9))
@@ -142,17 +148,17 @@ def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
     # 4 cross comparisons costs (4 - 1)^2 = 9 while both pairs agree inside
     iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     jac = torch.cat([iso.expand(2, P, S, 3, 2), (iso * torch.tensor([2.0, 1.0])).expand(2, P, S, 3, 2)])
-    cfg = LossConfig(method="ours", alpha_mc_cross=0.05, alpha_motion=0.0)
+    cfg = _loss(method="ours", alpha_mc_cross=0.05, alpha_motion=0.0)
     loss, t = step_loss(xyz, jac, clouds, cfg)
     assert float(t["metric_consistency"]) == 0 and float(t["metric_cross"]) == pytest.approx(9.0)
     assert float(loss) == pytest.approx(float(t["chamfer"]) + 0.05 * 9.0, rel=1e-6)
     # the Jacobian is needed for the cross term alone; without pairs the term is off and logged 0
-    assert needs_jacobian(LossConfig(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05))
+    assert needs_jacobian(_loss(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05))
     loss, t = step_loss(xyz, None, clouds, replace(cfg, alpha_mc=0.0), active=ActiveTerms(pairs=False))
     assert float(t["metric_cross"]) == 0 and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
-    assert "metric_cross" not in step_loss(xyz, jac, clouds, LossConfig(method="ours"))[1]  # off: no column
+    assert "metric_cross" not in step_loss(xyz, jac, clouds, _loss(method="ours"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
-        LossConfig(alpha_mc_cross=-0.1)
+        _loss(alpha_mc_cross=-0.1)
 
 
 def test_surface_motion_term_pairs_frames_in_layout_order():
@@ -163,19 +169,19 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
     xyz[3] = xyz[2] + torch.tensor([0.0, 0.3, 0.0])
     clouds = torch.rand(B, 20, 3)
     for method in ("ours", "atlasnet"):
-        cfg = LossConfig(method=method, alpha_motion=2.0)
+        cfg = _loss(method=method, alpha_motion=2.0)
         jac = torch.rand(B, P, S, 3, 2) if method == "ours" else None
         loss, t = step_loss(xyz, jac, clouds, cfg)
         assert float(t["motion"]) == pytest.approx((0.01 + 0.09) / 2, rel=1e-5)
         extra = t.get("metric_consistency", torch.zeros(())) * cfg.alpha_mc
         assert float(loss) == pytest.approx(float(t["chamfer"] + extra + 2.0 * t["motion"]), rel=1e-6)
     # off by default for the baselines, 0.1 for ours; zero (not a pair term) when there are no pairs
-    assert "motion" not in step_loss(xyz, None, clouds, LossConfig(method="atlasnet"))[1]
-    assert [LossConfig(method=m).motion_weight() for m in ("ours", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
-    _, t = step_loss(xyz, None, clouds, LossConfig(method="atlasnet", alpha_motion=1.0), active=ActiveTerms(pairs=False))
+    assert "motion" not in step_loss(xyz, None, clouds, _loss(method="atlasnet"))[1]
+    assert [_loss(method=m).motion_weight() for m in ("ours", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
+    _, t = step_loss(xyz, None, clouds, _loss(method="atlasnet", alpha_motion=1.0), active=ActiveTerms(pairs=False))
     assert float(t["motion"]) == 0.0
     with pytest.raises(ValueError, match="alpha_motion"):
-        LossConfig(alpha_motion=-1.0)
+        _loss(alpha_motion=-1.0)
 
 
 def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise():

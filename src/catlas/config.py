@@ -1,5 +1,8 @@
 """Every setting of a fit, as one dataclass tree with presets and a YAML round trip.
 
+The dataclass defaults are the ``fast`` preset (the default for users); the other presets
+(``paper``, ``demo``, ``tiny``) are overrides of it.
+
 A run folder holds ``config.yaml`` written from :class:`FitConfig`; loading it back gives the
 exact same object, so a run can be repeated or resumed from its folder alone.
 """
@@ -75,14 +78,15 @@ def check_fraction(name: str, value: float) -> None:
 class DataConfig:
     """How frames are read and turned into training clouds."""
 
-    points_per_frame: int = 10_000
+    points_per_frame: int = 4_000
     """Points stored per frame (meshes: area-weighted surface samples; clouds: resampled)."""
-    points_per_step: int = 2_500
+    points_per_step: int = 1_000
     """Points drawn (without replacement) from a frame's stored points at every step (N)."""
-    encoder_points: int | None = None
+    encoder_points: int | None = 250
     """Of those N, how many the PointNet encoder sees (the first ones drawn, a random subset;
-    None = all N, as in the paper: no subset, so it follows points_per_step). The Chamfer term always uses all N. Inference encodes a
-    frame's first ``encoder_points`` (or N) stored points. Fewer make a step cheaper."""
+    None = all N, as in the paper: no subset, so it follows points_per_step). The Chamfer term
+    always uses all N. Inference encodes a frame's first ``encoder_points`` (or N) stored
+    points. Fewer make a step cheaper."""
     normalize: bool = True
     """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
     min_points: int = 100
@@ -105,13 +109,13 @@ class DataConfig:
 class ModelConfig:
     """PointNet encoder + P patch MLPs (AtlasNet-style decoder)."""
 
-    code_dim: int = 1024
+    code_dim: int = 256
     """Latent code size C."""
     n_patches: int = 10
     """Number of patches P."""
     encoder_widths: tuple[int, ...] = (64, 128)
     """Hidden widths of the per-point MLP before the C-wide layer."""
-    decoder_widths: tuple[int, ...] | None = None
+    decoder_widths: tuple[int, ...] | None = (128, 64, 32)
     """Hidden widths of each patch MLP. None (the method's default) is resolved when the config
     is built (:meth:`FitConfig.resolved`) to the paper's (C+2, (C+2)//2, (C+2)//4), so a
     saved config.yaml shows the widths a fit used."""
@@ -148,16 +152,16 @@ class LossConfig:
     alpha_mc: float = 0.1
     """Weight of the metric-consistency loss (ours); 0 switches it off, and the Jacobian with it
     (the term is then logged as 0)."""
-    alpha_mc_cross: float = 0.0
+    alpha_mc_cross: float = 0.1
     """Weight of metric consistency between frames of *different* pairs of a step (catlas
     addition, not in the paper): a step's pairs start at independent frames, so these
     comparisons tie distant frames together, which the neighbour pairs (|i - j| <= tau) only do
     through a chain; no extra decoding (the same uv samples and Jacobians). Logged as
     metric_cross. 0 = off (ours only)."""
-    cross_from: float = 0.0
-    """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off, e.g. 0.75
-    to start it when the curriculum's growth ends (0 = from the first step with pairs)."""
-    metric_samples: int | None = None
+    cross_from: float = 0.75
+    """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off: 0.75 starts
+    it when the curriculum's growth ends (train.grow_to); 0 = from the first step with pairs."""
+    metric_samples: int | None = 100
     """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper: no
     subset, so it follows train.uv_samples).
@@ -195,23 +199,22 @@ class LossConfig:
 class TrainConfig:
     """Optimisation schedule, batch layout, checkpoints and logging."""
 
-    iterations: int = 200_000
+    iterations: int = 30_000
     """Training steps of the fit."""
     minutes: float | None = None
     """A time budget instead of ``iterations``: the fit times its step on this machine (a few
     seconds), starts with the step count that gives, and after 5 % of the budget recomputes the
     count from its own steps (catlas.train.budget); config.yaml then records that count (and
     minutes None), so the run repeats exactly. None = use ``iterations``."""
-    lr: float = 1e-3
+    lr: float = 2e-3
     """Adam's learning rate (before the drops of lr_decay_at)."""
-    lr_decay_at: tuple[float, ...] = (0.8, 0.9)
-    """Fractions of the run at which the learning rate is divided by 10 ((0.8, 0.9): the paper's).
-    The ``fast`` and ``demo`` presets drop it at (0.9, 0.95), for every method, so that ours
-    has more steps at the full rate with every frame in after the curriculum's growth ends at
-    grow_to (docs/results.md)."""
+    lr_decay_at: tuple[float, ...] = (0.9, 0.95)
+    """Fractions of the run at which the learning rate is divided by 10 (the paper's: 0.8, 0.9).
+    The default drops it later, for every method, so that ours has more steps at the full rate
+    with every frame in after the curriculum's growth ends at grow_to (docs/results.md)."""
     pairs_per_step: int = 2
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
-    uv_samples: int = 2_500
+    uv_samples: int = 1_000
     """UV samples per frame per step (M), split evenly over the patches."""
     curriculum: bool | None = None
     """The paper's gradual sequence-growth curriculum (docs/method.md, 5.3): start on grow_window_init
@@ -225,12 +228,12 @@ class TrainConfig:
     """Fraction of the run at which the window starts to grow."""
     grow_to: float = 0.75
     """Fraction of the run at which the window holds every frame."""
-    grow_partners: str = "sequence"
+    grow_partners: str = "window"
     """Where the curriculum draws the second frame j of a pair: "sequence" (the paper: any frame
     within tau of i, so a frame just outside the window is fitted and paired before it enters)
     or "window" (only frames inside the window: a frame entering it is paired with frames
     already in it only; while the window holds a single frame it pairs as the paper does).
-    The ``fast`` and ``demo`` presets use "window" (docs/results.md)."""
+    The default is "window" (docs/results.md); the ``paper`` preset uses "sequence"."""
     seed: int = 0
     """Seeds the initial weights and every random draw of the fit."""
     checkpoint_every: int = 1_000
@@ -359,36 +362,37 @@ class FitConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    "fast": {
+        # The default (the dataclass defaults above): a smaller network, fewer points and samples
+        # and a shorter schedule than the paper's, for a fit of minutes on a CPU; why each
+        # value: docs/results.md.
+    },
     "paper": {
         # The paper's network, data and schedule. The metric term is evaluated at 500 of the 2500
         # UV samples per frame (50 per patch, redrawn every step): an unbiased Monte-Carlo
         # estimate of the paper's mean over all samples at a fraction of the Jacobian's cost
         # (docs/results.md). `--set loss.metric_samples=null` restores the full term.
-        "loss": {"metric_samples": 500},
+        "data": {"points_per_frame": 10_000, "points_per_step": 2_500, "encoder_points": None},
+        "model": {"code_dim": 1024, "decoder_widths": None},  # the paper's widths from code_dim
+        "loss": {"metric_samples": 500, "alpha_mc_cross": 0.0, "cross_from": 0.0},
+        "train": {"iterations": 200_000, "uv_samples": 2_500, "lr": 1e-3, "lr_decay_at": [0.8, 0.9],
+                  "grow_partners": "sequence"},
     },
     "demo": {
         # A small configuration for the built-in example (a minute or two on 2 CPU cores).
         "model": {"code_dim": 128, "decoder_widths": [128, 128, 64]},
-        "data": {"points_per_frame": 4000, "points_per_step": 1000},
-        "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},  # as in fast
-        "train": {"iterations": 1500, "uv_samples": 1000, "checkpoint_every": 500,
-                  "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},  # as in fast
-    },
-    "fast": {
-        # The default: a smaller network, fewer points and samples and a shorter schedule than
-        # the paper's, for a fit of minutes on a CPU; why each value: docs/results.md.
-        "model": {"code_dim": 256, "decoder_widths": [128, 64, 32]},
-        "data": {"points_per_frame": 4000, "points_per_step": 1000, "encoder_points": 250},
-        "loss": {"metric_samples": 100, "alpha_mc_cross": 0.1, "cross_from": 0.75},
-        "train": {"iterations": 30000, "uv_samples": 1000, "checkpoint_every": 1000, "lr": 2e-3,
-                  "grow_partners": "window", "lr_decay_at": [0.9, 0.95]},
+        "data": {"encoder_points": None},
+        "train": {"iterations": 1500, "checkpoint_every": 500, "lr": 1e-3},
     },
     "tiny": {
-        # For tests: seconds, not minutes.
+        # For tests: seconds, not minutes; the paper's loss, pairing and schedule.
         "model": {"code_dim": 32, "n_patches": 4, "encoder_widths": [16, 32],
                   "decoder_widths": [32, 32, 16]},
-        "data": {"points_per_frame": 400, "points_per_step": 200, "min_points": 20},
-        "train": {"iterations": 20, "uv_samples": 200, "checkpoint_every": 10, "log_every": 5},
+        "data": {"points_per_frame": 400, "points_per_step": 200, "min_points": 20,
+                 "encoder_points": None},
+        "loss": {"metric_samples": None, "alpha_mc_cross": 0.0, "cross_from": 0.0},
+        "train": {"iterations": 20, "uv_samples": 200, "checkpoint_every": 10, "log_every": 5,
+                  "lr": 1e-3, "lr_decay_at": [0.8, 0.9], "grow_partners": "sequence"},
     },
 }
 
