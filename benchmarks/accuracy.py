@@ -1,4 +1,4 @@
-"""Multi-seed accuracy benchmark: fit ours, atlasnet and dsr (and score the nearest-vertex
+"""Multi-seed accuracy benchmark: fit mca, atlasnet and dsr (and score the nearest-vertex
 baseline) on several sequences with one budget, evaluate with the paper protocol, and print one
 Markdown table per sequence.
 
@@ -11,10 +11,10 @@ Markdown table per sequence.
     # the same iterations for every method, one sequence
     .venv/bin/python benchmarks/accuracy.py --sequences cat_walk --iterations 3000 --seeds 0 1
     # an ablation as an extra row (the earlier rows of the same --out stay in the table)
-    .venv/bin/python benchmarks/accuracy.py --minutes 5 --methods ours --label mc1 \\
-        --methods-set ours:loss.alpha_mc=1
+    .venv/bin/python benchmarks/accuracy.py --minutes 5 --methods mca --label mc1 \\
+        --methods-set mca:loss.alpha_mc=1
     # seconds: a smoke test
-    .venv/bin/python benchmarks/accuracy.py --sequences sheet --methods ours nearest --seeds 0 1 \\
+    .venv/bin/python benchmarks/accuracy.py --sequences sheet --methods mca nearest --seeds 0 1 \\
         --preset tiny --iterations 5 --pairs 20 --out /tmp/acc
 
 Sequences: cat_walk = ../shared/data/cat_walk (skipped with a message when absent; --cat-walk DIR
@@ -23,7 +23,7 @@ and marching humanoid (catlas.data.write_example, 24 frames, written to --out/da
 creature and sheet parts move little, so nearest is hard to beat (msL2 28.8 and 23.5); on
 humanoid the limbs swing past each other (nearest msL2 about 100; cat_walk 62.5).
 
-Methods: ours, atlasnet, dsr are fitted (catlas.fit, --preset, --set for every fit, --methods-set
+Methods: mca, atlasnet, dsr are fitted (catlas.fit, --preset, --set for every fit, --methods-set
 METHOD:SECTION.KEY=VALUE for one method; the method, seed and --device are set by the script).
 nearest maps each GT vertex of frame A to the nearest GT vertex of frame B
 (catlas.evaluate.evaluate_nearest): no fit, the same for every seed.
@@ -44,7 +44,7 @@ all folders are checked before anything runs.
 
 Output: per sequence, rows = methods (a --label variant is a row "method (label)"), columns msL2,
 mr, mAUC, CD as mean +- std over seeds (authors'-code convention), iterations and training
-seconds, then whether ours beats every other method on msL2, mr and mAUC by more than the larger
+seconds, then whether mca beats every other method on msL2, mr and mAUC by more than the larger
 of the two stds (the project's target). Printed and written to --out/table.md. --out/results.json
 keeps each variant's per-seed figures; variants recorded there by earlier invocations (another
 --label) are shown under this invocation's rows, with their settings in a footnote.
@@ -64,7 +64,7 @@ import numpy as np
 
 import catlas
 from catlas.bench import time_steps
-from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, parse_override
+from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, method_name, parse_override
 from catlas.data import list_frames, load_sequence, write_example
 from catlas.errors import CatlasError
 from catlas.evaluate import EvalSettings, evaluate, evaluate_nearest, load_gt
@@ -108,7 +108,7 @@ class Job:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sequences", nargs="+", choices=SEQUENCES, default=list(SEQUENCES))
-    p.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(ALL_METHODS))
+    p.add_argument("--methods", nargs="+", type=method_name, choices=ALL_METHODS, default=list(ALL_METHODS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--preset", default="fast", choices=sorted(PRESETS))
     budget = p.add_mutually_exclusive_group()
@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="setting for every fit (repeatable), e.g. loss.alpha_motion=0")
     p.add_argument("--methods-set", action="append", default=[], metavar="METHOD:SECTION.KEY=VALUE",
-                   help="setting for one method's fits (repeatable), e.g. ours:loss.alpha_mc=1")
+                   help="setting for one method's fits (repeatable), e.g. mca:loss.alpha_mc=1")
     p.add_argument("--label", help="name of this variant: folder suffix and row name")
     p.add_argument("--pairs", type=int, default=500, help="evaluation frame pairs")
     p.add_argument("--device", default="cpu")
@@ -137,6 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.method_sets = {}
     for text in args.methods_set:
         method, sep, setting = text.partition(":")
+        method = method_name(method)
         if not sep or method not in METHODS or method not in args.methods:
             p.error(f"--methods-set {text!r}: expected METHOD:SECTION.KEY=VALUE with METHOD one of "
                     f"the fitted --methods ({', '.join(m for m in args.methods if m in METHODS)})")
@@ -163,7 +164,7 @@ def fit_overrides(args: argparse.Namespace, method: str, seed: int, iterations: 
 
 
 def variant(method: str, label: str | None) -> str:
-    """Row name: ``ours`` or ``ours (label)``."""
+    """Row name: ``mca`` or ``mca (label)``."""
     return method if label is None else f"{method} ({label})"
 
 
@@ -375,13 +376,13 @@ def cell(ms: tuple[float, float] | None, digits: int = 2) -> str:
 
 
 def target_lines(rows: dict[str, tuple[str, dict]]) -> list[str]:
-    """Per ours row: does it beat every other method on msL2, mr and mAUC by more than the larger std?"""
-    ours = [name for name, (method, _) in rows.items() if method == "ours"]
-    others = [name for name, (method, _) in rows.items() if method != "ours"]
-    if not ours:
-        return ["Target: not assessed (no ours row)"]
+    """Per mca row: does it beat every other method on msL2, mr and mAUC by more than the larger std?"""
+    mca = [name for name, (method, _) in rows.items() if method == "mca"]
+    others = [name for name, (method, _) in rows.items() if method != "mca"]
+    if not mca:
+        return ["Target: not assessed (no mca row)"]
     lines = []
-    for name in ours:
+    for name in mca:
         head = f"Target: {name} beats {', '.join(others) or 'every other method'} on msL2, mr and mAUC by more than the larger std:"
         if not others:
             lines.append(f"{head} not assessed (no other method)")

@@ -1,9 +1,9 @@
-"""Fit ours, atlasnet and dsr on cat_walk with one budget, evaluate all, print a Markdown table.
+"""Fit mca, atlasnet and dsr on cat_walk with one budget, evaluate all, print a Markdown table.
 
     .venv/bin/python benchmarks/cat_walk.py --preset demo --iterations 1500 --seeds 0 1
 
 A thin wrapper around benchmarks/accuracy.py (``--sequences cat_walk``) with this script's
-defaults: preset demo, seeds 0 1, methods ours atlasnet dsr, --out runs/bench_cat_walk, existing
+defaults: preset demo, seeds 0 1, methods mca atlasnet dsr, --out runs/bench_cat_walk, existing
 fits replaced (--overwrite). ``--data DIR`` is cat_walk's folder (skipped with a message when
 absent); every other accuracy.py option passes through (--minutes, --reuse, --methods ... nearest,
 --dry-run, ...). Fits are in --out/cat_walk/<method>_s<seed>; the table (mean +- std over seeds,
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import ROOT, main  # noqa: E402
 
 DEFAULTS = ["--sequences", "cat_walk", "--preset", "demo", "--seeds", "0", "1",
-            "--methods", "ours", "atlasnet", "dsr", "--out", str(ROOT / "runs" / "bench_cat_walk"),
+            "--methods", "mca", "atlasnet", "dsr", "--out", str(ROOT / "runs" / "bench_cat_walk"),
             "--overwrite"]
 
 

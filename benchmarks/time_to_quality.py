@@ -2,13 +2,13 @@
 with the paper protocol, and each metric is drawn against the training seconds at which the
 snapshot was taken; a table gives the seconds each method needs to reach msL2 X / CD Y.
 
-    # the project's standard runs (cat_walk, creature, humanoid; ours and atlasnet; 3 seeds)
+    # the project's standard runs (cat_walk, creature, humanoid; mca and atlasnet; 3 seeds)
     .venv/bin/python benchmarks/time_to_quality.py --minutes 3 --jobs 1 --out runs/ttq_3min
     .venv/bin/python benchmarks/time_to_quality.py --minutes 15 --jobs 1 --out runs/ttq_15min
     # continue an interrupted benchmark (finished fits kept, evaluated snapshots not redone)
     .venv/bin/python benchmarks/time_to_quality.py --minutes 3 --jobs 1 --out runs/ttq_3min --reuse
     # seconds: a smoke test
-    .venv/bin/python benchmarks/time_to_quality.py --sequences sheet --methods ours --seeds 0 \\
+    .venv/bin/python benchmarks/time_to_quality.py --sequences sheet --methods mca --seeds 0 \\
         --preset tiny --iterations 20 --snapshots 2 --pairs 10 --out /tmp/ttq
 
 Sequences, methods, --set, --methods-set, --label, --cat-walk and the data preparation are those
@@ -74,7 +74,7 @@ from accuracy import (  # noqa: E402  (sequence preparation, overrides, run fold
     prepare_data, row_stats, score_nearest, variant,
 )
 
-from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts  # noqa: E402
+from catlas.config import METHODS, PRESETS, FitConfig, make_config, merge_dicts, method_name  # noqa: E402
 from catlas.data import list_frames  # noqa: E402
 from catlas.errors import CatlasError  # noqa: E402
 from catlas.evaluate import EvalSettings, evaluate, load_gt  # noqa: E402
@@ -86,7 +86,7 @@ from catlas.train.checkpoint import list_snapshots  # noqa: E402
 
 PROG = "time_to_quality"
 DEFAULT_SEQUENCES = ("cat_walk", "creature", "humanoid")
-DEFAULT_METHODS = ("ours", "atlasnet")
+DEFAULT_METHODS = ("mca", "atlasnet")
 MSL2_THRESHOLDS = (40.0, 30.0, 25.0, 20.0, 15.0, 12.0)
 CD_THRESHOLDS = (1.0, 0.5, 0.3)
 CPUS = 2
@@ -128,7 +128,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sequences", nargs="+", choices=SEQUENCES, default=list(DEFAULT_SEQUENCES))
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
+    p.add_argument("--methods", nargs="+", type=method_name, choices=METHODS, default=list(DEFAULT_METHODS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--preset", default="fast", choices=sorted(PRESETS))
     budget = p.add_mutually_exclusive_group()
@@ -162,6 +162,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.method_sets = {}
     for text in args.methods_set:
         method, sep, setting = text.partition(":")
+        method = method_name(method)
         if not sep or method not in args.methods:
             p.error(f"--methods-set {text!r}: expected METHOD:SECTION.KEY=VALUE with METHOD one of "
                     f"--methods ({', '.join(args.methods)})")

@@ -29,10 +29,10 @@ def test_step_flops_paper_config_by_hand():
 
 
 def test_bench_runs_and_prints_every_method():
-    text = run_bench(("tiny",), ("ours", "atlasnet", "dsr"), repeats=1)
+    text = run_bench(("tiny",), ("mca", "atlasnet", "dsr"), repeats=1)
     assert "GFLOP/s" in text
     rows = [ln for ln in text.splitlines() if ln.startswith("tiny")]
-    assert [r.split()[1] for r in rows] == ["ours", "atlasnet", "dsr"]
+    assert [r.split()[1] for r in rows] == ["mca", "atlasnet", "dsr"]
 
 
 def test_step_flops_with_metric_subset():
@@ -52,7 +52,7 @@ def test_step_flops_count_the_encoders_points_only():
 
 
 def test_paper_preset_takes_the_jacobian_at_500_samples():
-    """50 of 250 samples per patch: ours costs the full-Jacobian count minus 200 sample rows."""
+    """50 of 250 samples per patch: mca costs the full-Jacobian count minus 200 sample rows."""
     paper, full = make_config("paper"), make_config("paper", FULL)
     assert paper.loss.metric_samples == 500
     assert step_flops(full) - step_flops(paper) == JAC_SAMPLE_FLOPS * (250 - 50)
@@ -60,15 +60,15 @@ def test_paper_preset_takes_the_jacobian_at_500_samples():
 
 def test_bench_variant_rows_and_atlasnet_ratio():
     wide = {"wide": {"model": {"decoder_widths": [512, 512]}}}
-    text = run_bench(("tiny",), ("ours", "atlasnet"), repeats=1, rounds=2, variants=wide)
+    text = run_bench(("tiny",), ("mca", "atlasnet"), repeats=1, rounds=2, variants=wide)
     rows = [ln.split() for ln in text.splitlines() if ln.startswith("tiny")]
-    assert [(r[0], r[1]) for r in rows] == [("tiny", "ours"), ("tiny", "atlasnet"),
-                                            ("tiny+wide", "ours"), ("tiny+wide", "atlasnet")]
-    # the /atlnet column: atlasnet against itself is exactly 1; ours against its own row's atlasnet
+    assert [(r[0], r[1]) for r in rows] == [("tiny", "mca"), ("tiny", "atlasnet"),
+                                            ("tiny+wide", "mca"), ("tiny+wide", "atlasnet")]
+    # the /atlnet column: atlasnet against itself is exactly 1; mca against its own row's atlasnet
     assert rows[1][7] == "1.00" and rows[3][7] == "1.00"
-    ours, atl = float(rows[0][2]), float(rows[1][2])
+    mca, atl = float(rows[0][2]), float(rows[1][2])
     # step times are printed to 0.1 ms, the ratio to 0.01: the bound is what that rounding allows
-    assert abs(float(rows[0][7]) - ours / atl) <= 0.005 + ours / atl * (0.00005 / ours + 0.00005 / atl) * 1.05
+    assert abs(float(rows[0][7]) - mca / atl) <= 0.005 + mca / atl * (0.00005 / mca + 0.00005 / atl) * 1.05
     # the wide variant's decoder has more FLOPs (column GFLOP): the variant was applied
     assert float(rows[2][4]) > float(rows[0][4]) + 0.5
 
@@ -107,7 +107,7 @@ def test_bench_applies_train_threads_and_restores_them():
 
 def test_bench_refuses_mixed_thread_counts():
     with pytest.raises(CatlasError, match="train.threads"):
-        run_bench(("tiny",), ("ours",), repeats=1, variants={"t2": {"train": {"threads": 2}}},
+        run_bench(("tiny",), ("mca",), repeats=1, variants={"t2": {"train": {"threads": 2}}},
                   overrides={"train": {"threads": 1}})
 
 

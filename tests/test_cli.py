@@ -109,3 +109,12 @@ def test_minutes_and_iterations_are_exclusive(tmp_path, example_dir):
     assert res.returncode == 2 and "not allowed with" in res.stderr
     _assert_one_line_error(_cli("fit", str(example_dir), "--out", str(out), "--minutes", "-1"), "minutes must be > 0")
     assert not out.exists()
+
+
+def test_method_ours_is_a_silent_alias_of_mca(example_dir, tmp_path):
+    """--method ours (the former name) fits mca without a word about it; --help names mca only."""
+    res = _cli("fit", str(example_dir), "--out", str(tmp_path / "r"), "--preset", "tiny", "--method", "ours",
+               "--iterations", "2", "--device", "cpu", "--quiet")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert "method: mca" in (tmp_path / "r" / "config.yaml").read_text()
+    assert "ours" not in _cli("fit", "--help").stdout

@@ -125,7 +125,7 @@ def test_cli_eval_writes_refuses_overwrite_and_compare(run_dir, tmp_path, capsys
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 3 and "msL2" in lines[0] and "fit" in lines[0]
-    assert lines[1].startswith("run (ours)") and lines[2].split()[2] == "-"
+    assert lines[1].startswith("run (mca)") and lines[2].split()[2] == "-"
 
 
 def test_explicit_gt_matches_stored(run_dir, example_dir):

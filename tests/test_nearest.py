@@ -77,7 +77,7 @@ def test_compare_baseline_nearest(run_dir, tmp_path):
     p = cli("compare", str(run_dir), "--baseline", "nearest")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
-    assert lines[1].startswith("tiny_run (ours)") and lines[2].startswith("nearest ")
+    assert lines[1].startswith("tiny_run (mca)") and lines[2].startswith("nearest ")
     cells = lines[2].split()
     expect = _code_means(evaluate_nearest(gt, EvalSettings()).summary)  # not evaluated: defaults
     assert [float(x) for x in cells[1:4]] == pytest.approx(expect[:3], abs=1e-4)

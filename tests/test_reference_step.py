@@ -59,7 +59,7 @@ def _reference_decode(model: AtlasNetwork, codes: torch.Tensor, uv: torch.Tensor
 def _reference_loss(xyz, jac, clouds, cfg: LossConfig, area):
     B = xyz.shape[0]
     loss = chamfer_distance_reference(xyz.reshape(B, -1, 3), clouds)
-    if cfg.method == "ours":
+    if cfg.method == "mca":
         fff = first_fundamental_form(jac)
         loss = loss + cfg.alpha_mc * metric_consistency(fff[0::2], fff[1::2])
     elif cfg.method == "dsr":
@@ -71,7 +71,7 @@ def _reference_loss(xyz, jac, clouds, cfg: LossConfig, area):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("method", ["ours", "atlasnet", "dsr"])
+@pytest.mark.parametrize("method", ["mca", "atlasnet", "dsr"])
 def test_optimised_step_equals_reference(method, dtype):
     torch.manual_seed(0)
     model = AtlasNetwork(ModelConfig(code_dim=24, n_patches=3, encoder_widths=(16, 32),

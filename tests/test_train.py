@@ -62,7 +62,7 @@ def test_learning_rate_schedule():
 
 
 def test_fast_and_demo_drop_the_learning_rate_after_the_growth():
-    for method in ("ours", "atlasnet", "dsr"):  # one schedule for every method
+    for method in ("mca", "atlasnet", "dsr"):  # one schedule for every method
         for preset in ("fast", "demo"):
             cfg = make_config(preset, {"loss": {"method": method}})
             assert cfg.train.lr_decay_at == (0.9, 0.95)
@@ -82,20 +82,20 @@ def test_objectives_select_terms_by_method():
     jac = torch.rand(B, P, S, 3, 2)
     clouds = torch.rand(B, 20, 3)
     area = torch.ones(B)
-    keys = {m: set(step_loss(xyz, jac, clouds, _loss(method=m), area)[1]) for m in ("ours", "atlasnet", "dsr")}
+    keys = {m: set(step_loss(xyz, jac, clouds, _loss(method=m), area)[1]) for m in ("mca", "atlasnet", "dsr")}
     assert keys["atlasnet"] == {"chamfer", "loss"}
-    assert keys["ours"] == {"chamfer", "metric_consistency", "motion", "loss"}  # motion: ours' default
+    assert keys["mca"] == {"chamfer", "metric_consistency", "motion", "loss"}  # motion: mca' default
     assert keys["dsr"] >= {"chamfer", "dsr_E", "dsr_G", "dsr_skew", "dsr_total_area", "loss"}
-    loss, t = step_loss(xyz, jac, clouds, _loss(method="ours", alpha_mc=0.5))
+    loss, t = step_loss(xyz, jac, clouds, _loss(method="mca", alpha_mc=0.5))
     expected = t["chamfer"] + 0.5 * t["metric_consistency"] + 0.1 * t["motion"]
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
-    loss, t = step_loss(xyz, jac, clouds, _loss(method="ours", alpha_mc=0.5, alpha_motion=0.0))
-    assert "motion" not in t  # the paper's ours
+    loss, t = step_loss(xyz, jac, clouds, _loss(method="mca", alpha_mc=0.5, alpha_motion=0.0))
+    assert "motion" not in t  # the paper's mca
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.5 * t["metric_consistency"]), rel=1e-6)
     assert not needs_jacobian(_loss(method="atlasnet"))
-    assert not needs_jacobian(_loss(method="ours"), ActiveTerms(pairs=False))  # one frame: no pairs
-    assert not needs_jacobian(_loss(method="ours", alpha_mc=0.0))  # term switched off
-    loss, t = step_loss(xyz, None, clouds, _loss(method="ours", alpha_mc=0.0))
+    assert not needs_jacobian(_loss(method="mca"), ActiveTerms(pairs=False))  # one frame: no pairs
+    assert not needs_jacobian(_loss(method="mca", alpha_mc=0.0))  # term switched off
+    loss, t = step_loss(xyz, None, clouds, _loss(method="mca", alpha_mc=0.0))
     assert float(t["metric_consistency"]) == 0  # logged, not computed
     assert float(loss) == pytest.approx(float(t["chamfer"] + 0.1 * t["motion"]), rel=1e-6)
     assert needs_jacobian(_loss(method="dsr"))
@@ -120,7 +120,7 @@ def _terms_at_steps(cfg: FitConfig, n_frames: int, steps: tuple[int, ...]) -> di
 def test_active_terms_follow_the_run_schedule():
     """cross_from 0.75 of 100 steps: the cross flag switches at its step; pairs are on at every
     step with more than one frame, a single frame has no pairs at any step."""
-    cfg = _loss(method="ours", cross_from=0.75)
+    cfg = _loss(method="mca", cross_from=0.75)
     at = {it: ActiveTerms.at(cfg, 5, it, 100) for it in (0, 19, 20, 49, 50, 74, 75, 99)}
     assert all(at[it].pairs for it in at)
     assert [at[it].cross for it in at] == [False, False, False, False, False, False, True, True]
@@ -131,7 +131,7 @@ def test_cross_pair_term_starts_at_cross_from():
     """loss.cross_from=0.5: the cross-pair metric term is logged as 0 (and not in the loss)
     during the first half of the run, and on after it; the neighbour-pair term is on throughout."""
     with pytest.raises(ValueError, match="cross_from"):
-        _loss(method="ours", cross_from=-0.1)
+        _loss(method="mca", cross_from=-0.1)
     cfg = make_config("tiny", {"device": "cpu", "loss": {"alpha_mc_cross": 0.1, "cross_from": 0.5},
                                "train": {"iterations": 10, "pairs_per_step": 2}})
     seen = _terms_at_steps(cfg, n_frames=6, steps=(0, 4, 5, 9))
@@ -141,22 +141,22 @@ def test_cross_pair_term_starts_at_cross_from():
     assert not needs_jacobian(no_mc, ActiveTerms(cross=False)) and needs_jacobian(no_mc)
 
 
-def test_cross_pair_metric_term_of_ours_ties_frames_of_different_pairs():
+def test_cross_pair_metric_term_of_mca_ties_frames_of_different_pairs():
     B, P, S = 4, 2, 5
     xyz, clouds = torch.rand(B, P, S, 3), torch.rand(B, 20, 3)
     # frames 0, 1 (a pair) isometric; frames 2, 3 stretched x2 in u: E = 4, so each of the
     # 4 cross comparisons costs (4 - 1)^2 = 9 while both pairs agree inside
     iso = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     jac = torch.cat([iso.expand(2, P, S, 3, 2), (iso * torch.tensor([2.0, 1.0])).expand(2, P, S, 3, 2)])
-    cfg = _loss(method="ours", alpha_mc_cross=0.05, alpha_motion=0.0)
+    cfg = _loss(method="mca", alpha_mc_cross=0.05, alpha_motion=0.0)
     loss, t = step_loss(xyz, jac, clouds, cfg)
     assert float(t["metric_consistency"]) == 0 and float(t["metric_cross"]) == pytest.approx(9.0)
     assert float(loss) == pytest.approx(float(t["chamfer"]) + 0.05 * 9.0, rel=1e-6)
     # the Jacobian is needed for the cross term alone; without pairs the term is off and logged 0
-    assert needs_jacobian(_loss(method="ours", alpha_mc=0.0, alpha_mc_cross=0.05))
+    assert needs_jacobian(_loss(method="mca", alpha_mc=0.0, alpha_mc_cross=0.05))
     loss, t = step_loss(xyz, None, clouds, replace(cfg, alpha_mc=0.0), active=ActiveTerms(pairs=False))
     assert float(t["metric_cross"]) == 0 and float(loss) == pytest.approx(float(t["chamfer"]), rel=1e-6)
-    assert "metric_cross" not in step_loss(xyz, jac, clouds, _loss(method="ours"))[1]  # off: no column
+    assert "metric_cross" not in step_loss(xyz, jac, clouds, _loss(method="mca"))[1]  # off: no column
     with pytest.raises(ValueError, match="alpha_mc_cross"):
         _loss(alpha_mc_cross=-0.1)
 
@@ -168,16 +168,16 @@ def test_surface_motion_term_pairs_frames_in_layout_order():
     xyz[1] = xyz[0] + torch.tensor([0.1, 0.0, 0.0])
     xyz[3] = xyz[2] + torch.tensor([0.0, 0.3, 0.0])
     clouds = torch.rand(B, 20, 3)
-    for method in ("ours", "atlasnet"):
+    for method in ("mca", "atlasnet"):
         cfg = _loss(method=method, alpha_motion=2.0)
-        jac = torch.rand(B, P, S, 3, 2) if method == "ours" else None
+        jac = torch.rand(B, P, S, 3, 2) if method == "mca" else None
         loss, t = step_loss(xyz, jac, clouds, cfg)
         assert float(t["motion"]) == pytest.approx((0.01 + 0.09) / 2, rel=1e-5)
         extra = t.get("metric_consistency", torch.zeros(())) * cfg.alpha_mc
         assert float(loss) == pytest.approx(float(t["chamfer"] + extra + 2.0 * t["motion"]), rel=1e-6)
-    # off by default for the baselines, 0.1 for ours; zero (not a pair term) when there are no pairs
+    # off by default for the baselines, 0.1 for mca; zero (not a pair term) when there are no pairs
     assert "motion" not in step_loss(xyz, None, clouds, _loss(method="atlasnet"))[1]
-    assert [_loss(method=m).motion_weight() for m in ("ours", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
+    assert [_loss(method=m).motion_weight() for m in ("mca", "atlasnet", "dsr")] == [0.1, 0.0, 0.0]
     _, t = step_loss(xyz, None, clouds, _loss(method="atlasnet", alpha_motion=1.0), active=ActiveTerms(pairs=False))
     assert float(t["motion"]) == 0.0
     with pytest.raises(ValueError, match="alpha_motion"):
@@ -236,7 +236,7 @@ def test_config_yaml_carries_its_version_and_older_files_are_migrated():
 
 def test_config_written_before_the_motion_term_loads_without_it():
     """A run saved before loss.alpha_motion existed was fitted without the term: resuming or
-    comparing it must not switch the new ours default (0.1) on."""
+    comparing it must not switch the new mca default (0.1) on."""
     d = FitConfig().to_dict()
     del d["loss"]["alpha_motion"]
     old = FitConfig.from_yaml(yaml.safe_dump(d))
@@ -294,10 +294,10 @@ def test_fit_writes_all_outputs(example_dir, tmp_path):
     assert np.array_equal(first.faces, last.faces) and len(first.vertices) == len(last.vertices)
     # outputs are in the input's units: the example is about 1 unit long, centred elsewhere
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["iterations"] == 20 and summary["method"] == "ours"
+    assert summary["iterations"] == 20 and summary["method"] == "mca"
     assert summary["seconds_per_iteration"] > 0
     assert catlas.FitConfig.load(out / "config.yaml") == run.config
-    assert run.config.loss.method == "ours"
+    assert run.config.loss.method == "mca"
 
 
 def test_existing_run_dir_is_protected(example_dir, tmp_path):
@@ -541,3 +541,17 @@ def test_a_run_written_by_an_older_catlas_resumes_or_is_refused_clearly(example_
     (out / "config.yaml").write_text(yaml.safe_dump(again))
     with pytest.raises(CatlasError, match=r"config.yaml: loss.alpha_iso=0.1: this setting was removed"):
         catlas.fit(None, out, resume=True, overrides={"train": {"iterations": 8}}, progress=False)
+
+
+def test_the_former_method_name_ours_is_read_as_mca(tmp_path):
+    """The paper's method is mca; "ours", its former name, is still accepted (config files of
+    any version, --set loss.method, the API) and read as mca, so config.yaml says mca."""
+    from catlas.config import parse_override
+
+    assert LossConfig(method="ours").method == "mca"
+    assert make_config("tiny", parse_override("loss.method=ours")) == make_config("tiny")
+    d = make_config("fast").to_dict()
+    d["loss"]["method"] = "ours"
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).loss.method == "mca"  # version 1
+    assert FitConfig.from_yaml(yaml.safe_dump({"version": 2, **d})).loss.method == "mca"
+    assert "method: mca" in FitConfig.from_yaml(yaml.safe_dump(d)).to_yaml()

@@ -89,7 +89,7 @@ def time_steps(cfgs: dict[str, FitConfig], repeats: int = 5, warmup: int = 2, n_
                              t.peak_rss_mib, t.round_medians_s) for name, t in times.items()}
 
 
-def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = ("ours", "atlasnet", "dsr"),
+def run_bench(presets: tuple[str, ...] = ("paper",), methods: tuple[str, ...] = ("mca", "atlasnet", "dsr"),
               repeats: int = 5, device: str = "cpu", overrides: dict | None = None,
               variants: dict[str, dict] | None = None, rounds: int = 3, n_frames: int = 8) -> str:
     """Measure everything and return the printed report.

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, parse_override
+from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, method_name, parse_override
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.data.synthetic import MAX_EXAMPLE_FRAMES
 from catlas.errors import CatlasError
@@ -260,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast (default: 30,000 steps, about 20 minutes on a 2-core CPU), paper (the "
                         "paper's network, samples and 200,000 steps) or demo (the built-in "
                         "example in a minute or two)")
-    f.add_argument("--method", choices=METHODS, help="ours (default), atlasnet or dsr")
+    f.add_argument("--method", type=method_name, choices=METHODS,
+                   help="mca (the paper's metric-consistent atlas; default), atlasnet or dsr")
     steps = f.add_mutually_exclusive_group()
     steps.add_argument("--iterations", type=int, metavar="N", help="training steps (default: the preset's)")
     steps.add_argument("--minutes", type=float, metavar="M",
@@ -324,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_eval)
 
     k = _command(sub, "compare", "print evaluated runs side by side",
-                 "  catlas compare runs/cat_ours runs/cat_atlasnet runs/cat_dsr\n"
-                 "  catlas compare runs/cat_ours --baseline nearest gt-atlas --convention paper")
+                 "  catlas compare runs/cat_mca runs/cat_atlasnet runs/cat_dsr\n"
+                 "  catlas compare runs/cat_mca --baseline nearest gt-atlas --convention paper")
     k.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run folders (catlas eval)")
     k.add_argument("--convention", choices=("code", "paper"), default="code",
                    help="metric convention: code (default; the authors' evaluation code, which made "
@@ -341,11 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_compare)
     b = _command(sub, "bench", "measure matmul rate, training-step speed, FLOPs and memory",
                  "  catlas bench                                   # the paper preset, every method\n"
-                 "  catlas bench --preset fast --method ours --variant w:model.code_dim=128")
+                 "  catlas bench --preset fast --method mca --variant w:model.code_dim=128")
     b.add_argument("--preset", nargs="+", default=["paper"], type=_preset,
                    metavar="{" + ",".join(PUBLIC_PRESETS) + "}",
                    help="presets to measure (default: paper)")
-    b.add_argument("--method", nargs="+", default=list(METHODS), choices=METHODS,
+    b.add_argument("--method", nargs="+", type=method_name, default=list(METHODS), choices=METHODS,
                    help="methods to measure (default: all)")
     b.add_argument("--repeats", type=int, default=5, metavar="N",
                    help="timed steps per configuration and round (default 5)")

@@ -22,8 +22,17 @@ import yaml
 
 from catlas.errors import CatlasError
 
-Method = Literal["ours", "atlasnet", "dsr"]
-METHODS: tuple[str, ...] = ("ours", "atlasnet", "dsr")
+Method = Literal["mca", "atlasnet", "dsr"]
+METHODS: tuple[str, ...] = ("mca", "atlasnet", "dsr")
+METHOD_ALIASES: dict[str, str] = {"ours": "mca"}
+"""Former method names, still accepted (config files, --method, --set loss.method) and read
+as the current name: "ours" was the paper's method before it was named mca (metric-consistent
+atlas)."""
+
+
+def method_name(name: str) -> str:
+    """The current name of a method given by a current or a former name (:data:`METHOD_ALIASES`)."""
+    return METHOD_ALIASES.get(name, name)
 
 # Upper caps of the settings (and of the matching command-line options): generous, far above
 # every preset, but they refuse a value (a typo, a few zeros too many) that would exhaust memory
@@ -145,24 +154,25 @@ class ModelConfig:
 class LossConfig:
     """Which losses a method uses and their weights."""
 
-    method: str = "ours"
-    """ours = Chamfer + metric consistency; atlasnet = Chamfer only; dsr = Chamfer + DSR terms."""
+    method: str = "mca"
+    """mca (metric-consistent atlas, the paper's method) = Chamfer + metric consistency;
+    atlasnet = Chamfer only; dsr = Chamfer + DSR terms. "ours", its former name, is read as mca."""
     tau: int = 1
     """Pairing window: frames i, j with 0 < |i - j| <= tau form a pair."""
     alpha_mc: float = 0.1
-    """Weight of the metric-consistency loss (ours); 0 switches it off, and the Jacobian with it
+    """Weight of the metric-consistency loss (mca); 0 switches it off, and the Jacobian with it
     (the term is then logged as 0)."""
     alpha_mc_cross: float = 0.1
     """Weight of metric consistency between frames of *different* pairs of a step (catlas
     addition, not in the paper): a step's pairs start at independent frames, so these
     comparisons tie distant frames together, which the neighbour pairs (|i - j| <= tau) only do
     through a chain; no extra decoding (the same uv samples and Jacobians). Logged as
-    metric_cross. 0 = off (ours only)."""
+    metric_cross. 0 = off (mca only)."""
     cross_from: float = 0.75
     """Fraction of the run before which the cross-pair term (alpha_mc_cross) is off: 0.75 starts
     it when the curriculum's growth ends (train.grow_to); 0 = from the first step with pairs."""
     metric_samples: int | None = 100
-    """UV samples per frame at which the Jacobian (and so the metric terms of ours/dsr) is
+    """UV samples per frame at which the Jacobian (and so the metric terms of mca/dsr) is
     evaluated: a subset of train.uv_samples, split over the patches. None = all (the paper: no
     subset, so it follows train.uv_samples).
     Fewer make the step cheaper; the metric term is then a Monte-Carlo estimate on fewer points."""
@@ -172,13 +182,15 @@ class LossConfig:
     (|i - j| <= tau). It favours UV assignments that follow the motion over ones that jump
     between look-alike parts (left/right legs) that Chamfer and metric consistency cannot tell
     apart. None (the method's default) is resolved when the config is built
-    (:meth:`FitConfig.resolved`): 0.1 for ours (docs/results.md), 0 (off) for atlasnet and dsr,
+    (:meth:`FitConfig.resolved`): 0.1 for mca (docs/results.md), 0 (off) for atlasnet and dsr,
     which stay the paper's baselines."""
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.method, str):
+            self.method = method_name(self.method)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
@@ -192,7 +204,7 @@ class LossConfig:
         """The surface-motion weight of this fit: alpha_motion, or the method's default."""
         if self.alpha_motion is not None:
             return float(self.alpha_motion)
-        return 0.1 if self.method == "ours" else 0.0
+        return 0.1 if self.method == "mca" else 0.0
 
 
 @dataclass
@@ -210,7 +222,7 @@ class TrainConfig:
     """Adam's learning rate (before the drops of lr_decay_at)."""
     lr_decay_at: tuple[float, ...] = (0.9, 0.95)
     """Fractions of the run at which the learning rate is divided by 10 (the paper's: 0.8, 0.9).
-    The default drops it later, for every method, so that ours has more steps at the full rate
+    The default drops it later, for every method, so that mca has more steps at the full rate
     with every frame in after the curriculum's growth ends at grow_to (docs/results.md)."""
     pairs_per_step: int = 2
     """Frame pairs per step; the batch holds 2 * pairs_per_step frames."""
@@ -221,7 +233,7 @@ class TrainConfig:
     frames in the middle of the sequence and add one frame at a time, alternating sides, from
     grow_from to grow_to (fractions of the run); afterwards all frames are used.
     None (the method's default) is resolved when the config is built (:meth:`FitConfig.resolved`)
-    to the paper's choice per method: on for ours, off for atlasnet and dsr."""
+    to the paper's choice per method: on for mca, off for atlasnet and dsr."""
     grow_window_init: int = 5
     """Frames in the curriculum's window at the start."""
     grow_from: float = 0.15
@@ -309,7 +321,7 @@ class FitConfig:
         """Whether this fit uses the growth curriculum (train.curriculum, or its method default)."""
         if self.train.curriculum is not None:
             return bool(self.train.curriculum)
-        return self.loss.method == "ours"
+        return self.loss.method == "mca"
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -488,7 +500,7 @@ V1_DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"points_per_frame": 10_000, "points_per_step": 2_500, "encoder_points": None,
              "normalize": True, "min_points": 100},
     "model": {"code_dim": 1024, "n_patches": 10, "encoder_widths": [64, 128], "decoder_widths": None},
-    "loss": {"method": "ours", "tau": 1, "alpha_mc": 0.1, "alpha_mc_cross": 0.0, "cross_from": 0.0,
+    "loss": {"method": "mca", "tau": 1, "alpha_mc": 0.1, "alpha_mc_cross": 0.0, "cross_from": 0.0,
              "metric_samples": None, "alpha_motion": 0.0, "alpha_dsr": 0.001},
     "train": {"iterations": 200_000, "minutes": None, "lr": 1e-3, "lr_decay_at": [0.8, 0.9],
               "pairs_per_step": 2, "uv_samples": 2_500, "curriculum": None, "grow_window_init": 5,
@@ -519,7 +531,7 @@ def _migrate_1_to_2(d: dict[str, Any], source: str) -> dict[str, Any]:
     irrelevant = set()
     if not loss.get("alpha_iso"):  # the isometry term off: its schedule changed nothing
         irrelevant.add(("loss", "iso_until"))
-    if loss.get("method", "ours") != "dsr" or loss.get("alpha_dsr", 0.001) == 0:
+    if loss.get("method", "mca") != "dsr" or loss.get("alpha_dsr", 0.001) == 0:
         irrelevant |= {key for key in REMOVED_IN_2 if key[1].startswith("dsr_")}
     for (section, key), (kept, said) in REMOVED_IN_2.items():
         sec = d.get(section)

@@ -11,7 +11,7 @@ from catlas.model.encoder import PointNetEncoder
 
 
 class AtlasNetwork(nn.Module):
-    """Encoder + batched patch decoder; one instance serves ours, atlasnet and dsr alike."""
+    """Encoder + batched patch decoder; one instance serves mca, atlasnet and dsr alike."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()

@@ -158,7 +158,7 @@ def train(
     """
     tc, lc = cfg.train, cfg.loss
     n_frames = points.shape[0]
-    if n_frames < 2 and lc.method == "ours":
+    if n_frames < 2 and lc.method == "mca":
         warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
     if lc.method == "dsr" and areas is None:
         raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")

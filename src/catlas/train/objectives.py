@@ -1,4 +1,4 @@
-"""The loss of one step for each method: ours, atlasnet and dsr differ only here."""
+"""The loss of one step for each method: mca, atlasnet and dsr differ only here."""
 
 from __future__ import annotations
 
@@ -37,18 +37,18 @@ ALL_TERMS = ActiveTerms()
 
 
 def needs_jacobian(cfg: LossConfig, active: ActiveTerms = ALL_TERMS) -> bool:
-    """Whether a step of this method needs the atlas' Jacobian (ours: only while its metric
+    """Whether a step of this method needs the atlas' Jacobian (mca: only while its metric
     terms have pairs and a weight; dsr: only with a weight; with alpha_mc = 0 or alpha_dsr = 0
     a step costs what an atlasnet step does)."""
     return _metric_term_on(cfg, active) or _cross_term_on(cfg, active) or _dsr_terms_on(cfg)
 
 
 def _metric_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
-    return cfg.method == "ours" and active.pairs and cfg.alpha_mc > 0
+    return cfg.method == "mca" and active.pairs and cfg.alpha_mc > 0
 
 
 def _cross_term_on(cfg: LossConfig, active: ActiveTerms) -> bool:
-    return cfg.method == "ours" and active.pairs and active.cross and cfg.alpha_mc_cross > 0
+    return cfg.method == "mca" and active.pairs and active.cross and cfg.alpha_mc_cross > 0
 
 
 def _dsr_terms_on(cfg: LossConfig) -> bool:
@@ -111,7 +111,7 @@ def step_loss(
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
     terms: dict[str, torch.Tensor] = {"chamfer": cd.detach()}
     loss = cd
-    if cfg.method == "ours":
+    if cfg.method == "mca":
         fff = first_fundamental_form(jac) if jac is not None else None
         # the metric term's column is always logged (0 with one frame or alpha_mc=0)
         loss = _add_term(loss, terms, "metric_consistency", cfg.alpha_mc, _metric_term_on(cfg, active),
