@@ -409,7 +409,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(preset: str = "paper", overrides: dict[str, Any] | None = None) -> FitConfig:
+def make_config(preset: str = "fast", overrides: dict[str, Any] | None = None) -> FitConfig:
     """A FitConfig from a named preset plus nested overrides, e.g. ``{"loss": {"method": "dsr"}}``."""
     if preset not in PRESETS:
         raise CatlasError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
