@@ -258,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing run folder (only one that catlas wrote)")
     f.add_argument("--preset", default="fast", type=_preset, metavar="{" + ",".join(PUBLIC_PRESETS) + "}",
                    help="fast (default: 30,000 steps, about 20 minutes on a 2-core CPU), paper (the "
-                        "paper's network, samples and 200,000 steps) or demo (the built-in "
-                        "example in a minute or two)")
+                        "paper's network, samples and 200,000 steps) or demo (fast at 3,000 "
+                        "steps: about a minute for the built-in example)")
     f.add_argument("--method", type=method_name, choices=METHODS,
                    help="mca (the paper's metric-consistent atlas; default), atlasnet or dsr")
     steps = f.add_mutually_exclusive_group()
