@@ -122,3 +122,26 @@ def test_no_import_cycles_at_top_level():
 
 def test_no_import_cycles_with_function_level_imports():
     assert cycles(import_graph(functions=True)) == []
+
+
+# the pipeline's order: data -> model -> losses -> train -> surface/correspond -> evaluate ->
+# export/render -> api/cli. The training stage imports nothing that comes after it.
+ABOVE_TRAIN = ("catlas.run", "catlas.api", "catlas.bench", "catlas.cli", "catlas.correspond",
+               "catlas.surface", "catlas.evaluate", "catlas.export", "catlas.render")
+
+
+def _above_train(module: str) -> bool:
+    return any(module == a or module.startswith(a + ".") for a in ABOVE_TRAIN)
+
+
+def test_train_imports_nothing_above_it():
+    g = import_graph(functions=True)  # top-level and function-level imports
+    train = [m for m in g if m == "catlas.train" or m.startswith("catlas.train.")]
+    assert "catlas.train.loop" in train and "catlas.train.steptime" in train
+    bad = {m: sorted(d for d in g[m] if _above_train(d)) for m in train}
+    assert {m: d for m, d in bad.items() if d} == {}
+
+
+def test_the_pipeline_check_sees_upward_imports():
+    assert _above_train("catlas.run") and _above_train("catlas.evaluate.metrics")
+    assert not _above_train("catlas.runfiles") and not _above_train("catlas.surfaces")

@@ -13,6 +13,7 @@ from catlas.config import FitConfig
 from catlas.correspond import Correspondence
 from catlas.correspond import correspond as correspond_points
 from catlas.data import Sequence
+from catlas.device import resolve_device
 from catlas.errors import CatlasError
 from catlas.export.obj import write_obj
 from catlas.geometry.uv import grid_faces, grid_uv, to_texture_uv
@@ -21,27 +22,6 @@ from catlas.runfiles import CONFIG, MESH_DIR, SEQUENCE, SUMMARY
 from catlas.train.checkpoint import load_checkpoint, load_snapshot
 
 __all__ = ["CONFIG", "SEQUENCE", "SUMMARY", "MESH_DIR", "resolve_device", "AtlasMesh", "Run", "load_run"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; anything else as given, if this machine has it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError) as e:
-        raise CatlasError(f"unknown device {name!r} ({str(e).splitlines()[0]}); "
-                          "use cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise CatlasError(f"device {name!r}: this PyTorch build or machine has no CUDA GPU; "
-                              "use cpu or auto")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise CatlasError(f"device {name!r}: this machine has {torch.cuda.device_count()} "
-                              "CUDA GPU(s)")
-    elif dev.type != "cpu":
-        raise CatlasError(f"device {name!r}: catlas runs on cpu or cuda")
-    return dev
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from catlas.config import FitConfig
-from catlas.run import resolve_device
+from catlas.device import resolve_device
 from catlas.train.budget import ROUNDS, STEPS_PER_ROUND, WARMUP_STEPS, TimeBudget, iterations_for
 from catlas.train.loop import TrainState, new_state, training_step
 from catlas.train.threads import fit_threads
