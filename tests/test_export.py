@@ -199,3 +199,14 @@ def test_refuses_to_overwrite(run, tmp_path, capsys):
     assert (tmp_path / "both" / "glb" / "sequence.glb").exists()
     assert (tmp_path / "both" / "obj" / "frame_0005.obj").exists()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_fit_meshes_are_the_obj_export(run, tmp_path):
+    """The fit's meshes/ is byte for byte ``catlas export RUN --format obj`` (one code path)."""
+    out = tmp_path / "obj"
+    assert main(["export", str(run.path), "--format", "obj", "--out", str(out)]) == 0
+    fit_files = sorted(p.name for p in (run.path / "meshes").iterdir())
+    assert fit_files == sorted(p.name for p in out.iterdir())
+    assert {"atlas.mtl", "atlas_checker.png", "frame_0000.obj"} <= set(fit_files)
+    for name in fit_files:
+        assert (run.path / "meshes" / name).read_bytes() == (out / name).read_bytes(), name

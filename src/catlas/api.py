@@ -18,9 +18,11 @@ import torch
 from catlas.config import FitConfig, make_config
 from catlas.data import Sequence, load_sequence
 from catlas.errors import CatlasError
+from catlas.export.sequence import export_run
 from catlas.fileio import atomic_write_text
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
 from catlas.rundir import RunClaim, RunLock, check_out_path, check_replaceable
+from catlas.runfiles import MESH_DIR
 from catlas.train.budget import read_budget, write_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
@@ -143,7 +145,8 @@ def _write_outputs(run: Run, cfg: FitConfig, seq: Sequence, state, last: dict[st
                    t_wall: float) -> None:
     """The meshes and summary.json of a finished fit (rank 0 only)."""
     out = run.path
-    run.write_meshes()
+    # meshes/ is exactly `catlas export RUN --format obj --out RUN/meshes` (one code path)
+    export_run(run, ["obj"], out=out / MESH_DIR, overwrite=True)
     summary = {
         "method": cfg.loss.method,
         "iterations": state.iteration,

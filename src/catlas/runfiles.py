@@ -29,7 +29,8 @@ SNAPSHOT_INDEX = "index.json"
 LOSSES = "losses.csv"
 TB_DIR = "tb"
 MESH_DIR = "meshes"
-"""The fit's OBJ per frame (:meth:`catlas.run.Run.write_meshes`)."""
+"""The fit's OBJ per frame with its material and texture: exactly what ``catlas export RUN
+--format obj --out RUN/meshes`` writes (:func:`catlas.export.sequence.export_run`)."""
 
 
 def iteration_file(iteration: int) -> str:
@@ -75,7 +76,7 @@ OWN: list[re.Pattern] = [re.compile(p) for p in (
     _alt(CONFIG, SEQUENCE, CHECKPOINT, LOSSES, SUMMARY, TIME_BUDGET),
     rf"{re.escape(CHECKPOINT_DIR)}(/{_ITER})?",
     rf"{re.escape(SNAPSHOT_DIR)}(/{re.escape(SNAPSHOT_INDEX)}|/{_ITER})?",
-    rf"{re.escape(MESH_DIR)}(/{_FRAME}\.obj)?",
+    rf"{re.escape(MESH_DIR)}(/({_FRAME}\.obj|{_alt(MATERIAL_MTL, TEXTURE_PNG)}))?",
     rf"{re.escape(TB_DIR)}(/events\.out\.tfevents\.[^/]+)?",
     rf"{re.escape(EVAL_DIR)}(/[\w-]+\.(json|csv|png))?",
     rf"{re.escape(EXPORT_DIR)}(/({_alt(*EXPORT_FORMATS)})(/({_FRAME}\.(obj|ply)|"
