@@ -54,6 +54,7 @@ def check_fps(fps: float, option: str = "--fps") -> None:
 class MeshSequence:
     """K frames of one triangle mesh (same faces, same vertex order), input units."""
 
+    # Not catlas.run.AtlasMesh (Run.mesh's one frame, all patches): K frames, collapsed ones dropped.
     vertices: np.ndarray  # (K, V, 3) float64
     faces: np.ndarray  # (F, 3) int64
     texcoords: np.ndarray  # (V, 2) OBJ convention (v = 0 at the bottom of the image)
