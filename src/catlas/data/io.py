@@ -335,6 +335,8 @@ def _fan_all(lengths: np.ndarray, flat: np.ndarray, where: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- text formats
 
+# Not trimesh's OBJ loader: with ``vt`` it drops vertices no face uses (vertex order and count
+# then differ from the GT's), and a bad line is an IndexError / ValueError without its line number.
 def _read_obj(path: Path, where: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Wavefront OBJ: ``v`` and ``f`` lines only, vertices in file order, polygons fan-triangulated
     (the same triangles trimesh/PyTorch3D give, with the (v0, vi, vi+1) corner order)."""

@@ -39,6 +39,8 @@ def mtl_text(texture: str = TEXTURE_PNG, name: str = MATERIAL_NAME) -> str:
             f"d 1\nillum 1\nmap_Kd {texture}\n")
 
 
+# Not trimesh's export_ply: it writes its own comment line instead of the frame's header, s / t as
+# double after the attributes; this keeps the float x y z s t + int patch layout readers rely on.
 def ply_bytes(vertices: np.ndarray, faces: np.ndarray, texcoords: np.ndarray | None = None,
               patch: np.ndarray | None = None, comment: str = "") -> bytes:
     """Binary little-endian PLY: vertex x y z (float), s t (float), patch (int); face lists."""
