@@ -92,8 +92,11 @@ def test_curriculum_fit_counts_draws_and_resumes_exactly(example_dir, tmp_path):
               "--set", "train.curriculum=true", "--set", "train.grow_window_init=2",
               "--set", "train.grow_from=0.2", "--set", "train.grow_to=0.7"]
 
+    from _signal_at import SCRIPT as SIGNAL_AT
+
     def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "catlas", *args], capture_output=True,
+        cmd = [SIGNAL_AT] if env else ["-m", "catlas"]  # env: CATLAS_TEST_SIGNAL_AT
+        return subprocess.run([sys.executable, *cmd, *args], capture_output=True,
                               text=True, env={**os.environ, **(env or {})}, timeout=300)
 
     assert cli("fit", str(example_dir), "--out", str(tmp_path / "ref"), *common).returncode == 0

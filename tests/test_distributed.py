@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from _signal_at import SCRIPT as SIGNAL_AT
 from catlas.config import make_config
 from catlas.errors import CatlasError
 from catlas.train.checkpoint import load_checkpoint
@@ -45,8 +46,11 @@ def _single(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _torchrun(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """``catlas ARGS`` on 2 ranks; with CATLAS_TEST_SIGNAL_AT in ``env``, each rank runs
+    tests/_signal_at.py (a signal after that step of the fit)."""
+    entry = [SIGNAL_AT] if "CATLAS_TEST_SIGNAL_AT" in env else ["-m", "catlas"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "catlas", *args]
+           *entry, *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=_env(**env), timeout=120)
 
 

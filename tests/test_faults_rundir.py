@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from _faults import assert_one_line_error, run_cli, tree
+from _signal_at import signal_after
 
 TINY = ("--preset", "tiny", "--quiet")
 
@@ -272,10 +273,12 @@ def test_a_checkpoint_with_code_is_refused_without_unsafe_advice(run_copy, tmp_p
 
 def test_an_interrupted_run_is_named_when_used(tmp_path, frames, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setenv("CATLAS_TEST_SIGNAL_AT", "INT:10")
-    code, _, err = run_cli("fit", frames, "--out", out, *TINY)
+    from catlas.train import loop
+
+    with monkeypatch.context() as m:  # Ctrl-C right after step 10
+        m.setattr(loop, "training_step", signal_after(loop.training_step, "INT:10"))
+        code, _, err = run_cli("fit", frames, "--out", out, *TINY)
     assert code == 130 and "--resume" in err
-    monkeypatch.delenv("CATLAS_TEST_SIGNAL_AT")
     code, _, err = run_cli("export", out, "--format", "obj", "--quiet")
     assert code == 0
     warns = [ln for ln in err.splitlines() if ln.strip()]

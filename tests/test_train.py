@@ -15,6 +15,7 @@ import torch
 import yaml
 
 import catlas
+from _signal_at import SCRIPT as SIGNAL_AT
 from catlas.config import FitConfig, LossConfig, TrainConfig, make_config
 from catlas.errors import CatlasError
 from catlas.train.checkpoint import load_checkpoint
@@ -347,7 +348,10 @@ def test_malicious_pickle_is_refused(tmp_path):
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "catlas", *args], capture_output=True, text=True,
+    """``catlas ARGS`` in a subprocess; with CATLAS_TEST_SIGNAL_AT in ``env``, through
+    tests/_signal_at.py (a signal after that step of the fit)."""
+    cmd = [SIGNAL_AT] if env and "CATLAS_TEST_SIGNAL_AT" in env else ["-m", "catlas"]
+    return subprocess.run([sys.executable, *cmd, *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
 
 

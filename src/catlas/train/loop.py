@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -188,7 +187,6 @@ def train(
                     _calibrate_budget(run_dir, cfg, state)
                     bar.total = tc.iterations
                     bar.refresh()
-                _inject_fault(state.iteration)
                 for k, v in terms.items():
                     window[k] = window.get(k, 0.0) + v
                 n_window += 1
@@ -242,16 +240,6 @@ def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
         write()
     else:
         on_main(state.parallel, write)
-
-
-def _inject_fault(iteration: int) -> None:
-    """Testing hook: ``CATLAS_TEST_SIGNAL_AT=KILL:12`` sends this process SIGKILL (or INT, TERM)
-    right after step 12, to test resuming after a hard kill or Ctrl-C deterministically."""
-    spec = os.environ.get("CATLAS_TEST_SIGNAL_AT")
-    if spec:
-        name, _, at = spec.partition(":")
-        if iteration == int(at):
-            os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
 
 
 def _finite(x: float) -> bool:
