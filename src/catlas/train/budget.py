@@ -8,7 +8,7 @@ it in two stages:
 1. :func:`catlas.train.steptime.provisional_budget` times the fit's step for a few seconds
    before training (on random clouds of the fit's shape, :func:`catlas.train.steptime.time_steps`)
    and gives a first step count;
-2. :func:`calibrated_iterations`, called by the training loop once the fit has spent
+2. :func:`calibrated_iterations`, called by the training loop (:func:`calibrate_if_due`) once the fit has spent
    :data:`CALIBRATE_AT` of its budget (or reached 10 % of the provisional count), replaces it
    by the count that the fit's own measured steps give: real clouds, real contention for the
    CPU, no warm-up bias. Before that point no milestone is reached, so the run is the same as
@@ -21,9 +21,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catlas.fileio import atomic_write_text
-from catlas.runfiles import TIME_BUDGET
+from catlas.runfiles import CONFIG, TIME_BUDGET
+
+if TYPE_CHECKING:
+    from catlas.config import FitConfig
 
 WARMUP_STEPS, STEPS_PER_ROUND, ROUNDS = 3, 5, 4
 """The provisional timing: 3 untimed steps, then the median of 4 rounds of 5 steps."""
@@ -82,3 +86,21 @@ def read_budget(run_dir: Path) -> TimeBudget | None:
     """The run's time budget, or None for a fit given in iterations."""
     path = run_dir / TIME_BUDGET
     return TimeBudget(**json.loads(path.read_text())) if path.exists() else None
+
+
+def calibrate_if_due(run_dir: Path, cfg: FitConfig, iteration: int, elapsed: float) -> bool:
+    """The training loop's budget point, after each step: when a time-budgeted fit is due
+    (:func:`calibration_due`), fix its step count from its own ``iteration`` steps of ``elapsed``
+    seconds, in cfg (in place: train.iterations set, train.minutes None), config.yaml and
+    time_budget.json. Returns whether it did (then train.iterations changed)."""
+    tc = cfg.train
+    if tc.minutes is None or not calibration_due(tc.minutes, tc.iterations, iteration, elapsed):
+        return False
+    minutes = tc.minutes
+    tc.iterations = calibrated_iterations(minutes, iteration, elapsed)
+    tc.minutes = None
+    earlier = read_budget(run_dir)
+    write_budget(run_dir, TimeBudget(minutes, earlier.timed_step_s if earlier else None,
+                                     elapsed / iteration, iteration, tc.iterations))
+    cfg.save(run_dir / CONFIG)
+    return True

@@ -41,7 +41,7 @@ from catlas.errors import CatlasError
 
 T = TypeVar("T")
 
-__all__ = ["DataParallel", "frame_shard", "init_from_env", "on_main", "world_size_from_env"]
+__all__ = ["DataParallel", "frame_shard", "init_from_env", "on_main", "stop_agreed", "world_size_from_env"]
 
 
 def world_size_from_env() -> int:
@@ -153,6 +153,13 @@ def frame_shard(pairs_per_step: int, rank: int, world_size: int) -> slice:
     """Rank ``rank``'s frames of a batch laid out [i1, j1, i2, j2, ...]: whole pairs only."""
     per_rank = 2 * (pairs_per_step // world_size)
     return slice(rank * per_rank, (rank + 1) * per_rank)
+
+
+def stop_agreed(par: DataParallel | None, local: Callable[[], bool], iteration: int, every: int) -> bool:
+    """The training loop's stop point, before each step: Ctrl-C / SIGTERM (``local()``) in a
+    single process; under torchrun, agreed on by all ranks every ``every`` steps
+    (:meth:`DataParallel.stop_requested`), so that all stop at the same iteration."""
+    return local() if par is None else par.stop_requested(local, iteration, every)
 
 
 def on_main(par: DataParallel | None, fn: Callable[[], T]) -> T | None:

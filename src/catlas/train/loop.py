@@ -18,10 +18,9 @@ from catlas.config import FitConfig, TrainConfig
 from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
 from catlas.model import AtlasNetwork
-from catlas.runfiles import CONFIG
-from catlas.train.budget import TimeBudget, calibrated_iterations, calibration_due, read_budget, write_budget
+from catlas.train.budget import calibrate_if_due
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
-from catlas.train.distributed import on_main
+from catlas.train.distributed import on_main, stop_agreed
 from catlas.train.log import LossLog
 from catlas.train.objectives import ActiveTerms, jacobian_samples, step_loss
 from catlas.train.pairs import growing_window, sample_pairs, sample_points
@@ -154,18 +153,18 @@ def train(
     points: (K, S, 3) stored clouds on the model's device; areas: (K,) for dsr.
     Checkpoints every ``checkpoint_every`` steps, at the end, and on Ctrl-C / SIGTERM (then
     raises :class:`Interrupted`).
+
+    Each step, in order: the stop point (Ctrl-C / SIGTERM; under torchrun agreed by all ranks,
+    :func:`~catlas.train.distributed.stop_agreed`), the step, the budget point (a time budget's
+    step count fixed once, :func:`~catlas.train.budget.calibrate_if_due`), the log point, the
+    checkpoint point.
     """
-    tc, lc = cfg.train, cfg.loss
-    n_frames = points.shape[0]
-    if n_frames < 2 and lc.method == "mca":
-        warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
-    if lc.method == "dsr" and areas is None:
-        raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")
+    tc, lc = cfg.train, cfg.loss  # tc.iterations may change at the budget point (in place)
+    _check_inputs(lc.method, points.shape[0], areas)
     par = state.parallel  # under torchrun: rank 0 alone writes the log and checkpoints
     main = par is None or par.is_main
     log = LossLog(run_dir, state.iteration) if main else None
-    window: dict[str, torch.Tensor] = {}
-    n_window = 0
+    window = _LossWindow()
     last: dict[str, float] = {}
     bar = tqdm(total=tc.iterations, initial=state.iteration, disable=not (progress and main),
                desc=f"fit {lc.method}", unit="it", dynamic_ncols=True,
@@ -173,38 +172,30 @@ def train(
     try:
         with _deferred_interrupts() as stop_requested:
             while state.iteration < tc.iterations:
-                if (stop_requested() if par is None
-                        else par.stop_requested(stop_requested, state.iteration, tc.log_every)):
+                if stop_agreed(par, stop_requested, state.iteration, tc.log_every):
                     _checkpoint(run_dir, cfg, state)
                     raise Interrupted(state.iteration)
+
                 t0 = time.perf_counter()
                 lr = learning_rate(tc, state.iteration)
                 terms = training_step(state, cfg, points, areas, lr)
                 state.iteration += 1
                 state.elapsed += time.perf_counter() - t0
-                if tc.minutes is not None and calibration_due(tc.minutes, tc.iterations, state.iteration,
-                                                              state.elapsed):
-                    _calibrate_budget(run_dir, cfg, state)
+
+                if calibrate_if_due(run_dir, cfg, state.iteration, state.elapsed):
                     bar.total = tc.iterations
                     bar.refresh()
-                for k, v in terms.items():
-                    window[k] = window.get(k, 0.0) + v
-                n_window += 1
+
+                window.add(terms)
                 bar.update(1)
                 if state.iteration % tc.log_every == 0 or state.iteration == tc.iterations:
-                    if par is not None:  # global-batch values: the mean over ranks
-                        window = par.mean_terms(window)
-                    last = {k: float(v) / n_window for k, v in window.items()}
-                    if not all(map(_finite, last.values())):
-                        raise CatlasError(
-                            f"{run_dir}: loss became non-finite at iteration {state.iteration} "
-                            f"({last}); the last checkpoint is intact, try a lower train.lr")
+                    last = window.mean(par)
+                    _check_finite(run_dir, state.iteration, last)
                     if log is not None:
                         log.write(state.iteration, state.elapsed, lr, last)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
-                    window, n_window = {}, 0
-                snapshot_due = tc.snapshot_every and state.iteration % tc.snapshot_every == 0
-                if state.iteration % tc.checkpoint_every == 0 or state.iteration == tc.iterations or snapshot_due:
+
+                if _checkpoint_due(tc, state.iteration):
                     _checkpoint(run_dir, cfg, state)
     finally:
         bar.close()
@@ -213,17 +204,45 @@ def train(
     return last
 
 
-def _calibrate_budget(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
-    """Fix a time-budgeted fit's step count from its own steps so far (catlas.train.budget), in
-    cfg (in place: train.iterations set, train.minutes None), config.yaml and time_budget.json."""
-    minutes = cfg.train.minutes
-    cfg.train.iterations = calibrated_iterations(minutes, state.iteration, state.elapsed)
-    cfg.train.minutes = None
-    earlier = read_budget(run_dir)
-    budget = TimeBudget(minutes, earlier.timed_step_s if earlier else None,
-                        state.elapsed / state.iteration, state.iteration, cfg.train.iterations)
-    write_budget(run_dir, budget)
-    cfg.save(run_dir / CONFIG)
+def _check_inputs(method: str, n_frames: int, areas: torch.Tensor | None) -> None:
+    if n_frames < 2 and method == "mca":
+        warnings.warn("only one frame: no pairs for the metric-consistency term; fitting Chamfer only")
+    if method == "dsr" and areas is None:
+        raise ValueError("method dsr needs each frame's surface area: give meshes, not point clouds")
+
+
+class _LossWindow:
+    """The loss terms summed over the steps since the last log line (tensors: no host sync)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+
+    def mean(self, par: Any = None) -> dict[str, float]:
+        """The mean of each term over the window (under torchrun also over the ranks: the
+        global batch's values); the window starts over."""
+        sums = self.sums if par is None else par.mean_terms(self.sums)
+        out = {k: float(v) / self.n for k, v in sums.items()}
+        self.sums, self.n = {}, 0
+        return out
+
+
+def _check_finite(run_dir: Path, iteration: int, terms: dict[str, float]) -> None:
+    if not all(map(_finite, terms.values())):
+        raise CatlasError(
+            f"{run_dir}: loss became non-finite at iteration {iteration} "
+            f"({terms}); the last checkpoint is intact, try a lower train.lr")
+
+
+def _checkpoint_due(tc: TrainConfig, iteration: int) -> bool:
+    """Every checkpoint_every steps, at the end, and with each snapshot."""
+    snapshot_due = tc.snapshot_every and iteration % tc.snapshot_every == 0
+    return bool(iteration % tc.checkpoint_every == 0 or iteration == tc.iterations or snapshot_due)
 
 
 def _checkpoint(run_dir: Path, cfg: FitConfig, state: TrainState) -> None:
