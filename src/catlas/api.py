@@ -20,7 +20,8 @@ from catlas.data import Sequence, load_sequence
 from catlas.errors import CatlasError
 from catlas.export.sequence import export_run
 from catlas.fileio import atomic_write_text
-from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run, resolve_device
+from catlas.device import resolve_device
+from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run
 from catlas.rundir import RunClaim, RunLock, check_out_path, check_replaceable
 from catlas.runfiles import MESH_DIR
 from catlas.train.budget import read_budget, write_budget

@@ -15,7 +15,6 @@ from catlas.correspond import correspond as correspond_points
 from catlas.data import Sequence
 from catlas.device import resolve_device
 from catlas.errors import CatlasError
-from catlas.export.obj import write_obj
 from catlas.geometry.uv import grid_faces, grid_uv, to_texture_uv
 from catlas.model import AtlasNetwork
 from catlas.runfiles import CONFIG, MESH_DIR, SEQUENCE, SUMMARY
@@ -104,19 +103,6 @@ class Run:
         ``sequence.points[j]`` and ``points`` (n,3) in input units (see that class for more).
         """
         return correspond_points(self, i, j, points, n_samples)
-
-    def write_meshes(self, out_dir: Path | None = None, resolution: int | None = None) -> list[Path]:
-        """One OBJ per frame (``frame_0000.obj`` ...), identical vertex order and faces."""
-        out_dir = Path(out_dir) if out_dir is not None else self.path / MESH_DIR
-        paths = []
-        for k in range(self.n_frames):
-            m = self.mesh(k, resolution)
-            p = out_dir / f"frame_{k:04d}.obj"
-            write_obj(p, m.vertices, m.faces, m.texcoords,
-                      header=f"catlas atlas surface, frame {k} ({self.sequence.names[k]})\n"
-                             f"{self.n_patches} patches, input units")
-            paths.append(p)
-        return paths
 
 
 def load_run(path: str | Path, device: str = "cpu", snapshot: int | None = None) -> Run:
