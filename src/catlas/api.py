@@ -28,7 +28,7 @@ from catlas.train.budget import read_budget, write_budget
 from catlas.train.checkpoint import has_checkpoint, load_checkpoint
 from catlas.train.distributed import DataParallel, init_from_env, on_main
 from catlas.train.log import check_loss_log
-from catlas.train.loop import Interrupted, TrainState, new_state, train
+from catlas.train.loop import Interrupted, new_state, train
 from catlas.train.steptime import provisional_budget
 from catlas.train.threads import fit_threads
 

@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--overwrite", action="store_true",
                    help="replace an existing run folder (only one that catlas wrote)")
     f.add_argument("--preset", default="fast", type=_preset, metavar="{" + ",".join(PUBLIC_PRESETS) + "}",
-                   help="fast (default: 30,000 steps, about 20 minutes on a 2-core CPU), paper (the "
+                   help="fast (default: 30,000 steps, about 10-11 minutes for 35 frames on a 2-core CPU), paper (the "
                         "paper's network, samples and 200,000 steps) or demo (fast at 3,000 "
                         "steps: about a minute for the built-in example)")
     f.add_argument("--method", type=method_name, choices=METHODS,
