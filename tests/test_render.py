@@ -14,8 +14,8 @@ from catlas.export.texture import DARK, checker_colors, patch_palette
 from catlas.render.camera import auto_camera
 from catlas.render.correspondence import correspondence_colors, pick_frames, position_colors
 from catlas.render.raster import draw_mesh, draw_points
-from catlas.render.sequence import (RenderSettings, _clouds, cloud_marker_size, render_frames, sequence_camera,
-                                    surface_face_colors)
+from catlas.render.sequence import (LABEL_INK, RenderSettings, _clouds, cloud_marker_size, label, label_px,
+                                    render_frames, sequence_camera, surface_face_colors)
 
 SIZE = 160
 
@@ -66,15 +66,25 @@ def _bbox(mask: np.ndarray) -> np.ndarray:
     return np.array([cols.min(), rows.min(), cols.max(), rows.max()], float)
 
 
+def _ink(img: np.ndarray) -> np.ndarray:
+    """Pixels as dark as label or caption text."""
+    return (np.asarray(img)[..., :3] < 100).all(axis=-1)
+
+
 def test_frames_show_the_projected_geometry(shaped_run, rendered):
     run = shaped_run
     out, paths, s = rendered
     K = run.n_frames
     seq = mesh_sequence(run, s.resolution, drop_collapsed=False)
     cam = sequence_camera(seq, _clouds(run, s.max_points), s)
+    colors = surface_face_colors(seq)
     for k in (0, K - 1):
         img = np.asarray(Image.open(out / "surface" / f"frame_{k:04d}.png"))
         assert img.shape == (SIZE, SIZE, 3)
+        # the picture is the render below with its label (test_surface_frames_are_labelled)
+        img_plain = draw_mesh(cam, seq.vertices[k], seq.faces, colors)
+        np.testing.assert_array_equal(img, label(img_plain, f"frame {k} ({run.sequence.names[k]})"))
+        img = img_plain
         sil = _silhouette(img)
         assert sil.mean() > 0.15  # not blank
         proj = cam.project(seq.vertices[k])
@@ -87,7 +97,7 @@ def test_frames_show_the_projected_geometry(shaped_run, rendered):
     pair = np.asarray(Image.open(out / "side_by_side" / "frame_0000.png"))
     assert pair.shape == (SIZE, 2 * SIZE, 3)
     surf = np.asarray(Image.open(out / "surface" / "frame_0000.png"))
-    np.testing.assert_array_equal(pair[20:, SIZE + 1 :], surf[20:, 1:])
+    np.testing.assert_array_equal(pair[20:, SIZE + 1 :], surf[20:, 1:])  # both labelled above row 20
     cloud = _clouds(run, s.max_points)[0]
     points_img = draw_points(cam, cloud, size=cloud_marker_size(SIZE))
     np.testing.assert_array_equal(pair[20:, : SIZE - 1], points_img[20:, : SIZE - 1])
@@ -161,3 +171,54 @@ def test_cli_render(run, tmp_path, capsys):
     assert main(["render", str(run.path), "--out", str(tmp_path / "f"), "--size", "64",
                  "--resolution", "9", "--quiet"]) == 0
     assert len(list((tmp_path / "f" / "surface").glob("frame_*.png"))) == run.n_frames
+
+
+def test_surface_frames_are_labelled(shaped_run, rendered):
+    """surface/frame_k.png = the plain render with "frame k (input file)" in the top band."""
+    import imageio.v3 as iio
+
+    run = shaped_run
+    out, _, s = rendered
+    seq = mesh_sequence(run, s.resolution, drop_collapsed=False)
+    cam = sequence_camera(seq, _clouds(run, s.max_points), s)
+    plain = draw_mesh(cam, seq.vertices[0], seq.faces, surface_face_colors(seq))
+    surf = np.asarray(Image.open(out / "surface" / "frame_0000.png"))
+    name = run.sequence.names[0]
+    assert name.endswith(".obj")
+    np.testing.assert_array_equal(surf, label(plain, f"frame 0 ({name})"))
+    changed = np.nonzero((surf != plain).any(axis=-1))[0]
+    band = 2 * label_px(SIZE)
+    assert changed.size and changed.max() < band  # only the label band differs
+    assert (_ink(surf[:band]) & ~_ink(plain[:band])).sum() > 100  # dark text where there was none
+    # the GIF's frames carry the label too
+    gif0 = iio.imread(out / "surface.gif", index=0)[..., :3].astype(int)
+    assert np.abs(gif0[:band] - surf[:band]).mean() < 0.5 * np.abs(gif0[:band] - plain[:band]).mean()
+
+
+def test_label_is_legible_at_the_default_size(monkeypatch):
+    """At 480 px the label text is at least 15 px tall (PIL's unsized default font: 9), in
+    LABEL_INK, and long names are cut to fit; also with the scaled bitmap font of older Pillow."""
+    from PIL import ImageFont
+
+    blank = np.full((480, 480, 3), 255, np.uint8)
+
+    def extent(img):
+        rows, cols = np.nonzero(_ink(img))
+        return rows.max() - rows.min() + 1, cols.min(), cols.max()
+
+    img = label(blank, "frame 3 (mesh.04.obj)")
+    height, left, right = extent(img)
+    assert height >= 15 and right - left > 150
+    assert (np.abs(img.astype(int) - LABEL_INK).max(axis=-1) <= 2).sum() > 150
+    assert extent(label(blank, "frame 3 (" + "x" * 300 + ")"))[2] < 480 - 4
+    bitmap = ImageFont.load_default_imagefont
+
+    def old_pillow(size=None):
+        if size is not None:
+            raise TypeError("load_default() got an unexpected keyword argument 'size'")
+        return bitmap()
+
+    monkeypatch.setattr(ImageFont, "load_default", old_pillow)
+    height, left, right = extent(label(blank, "frame 3 (mesh.04.obj)"))
+    assert height >= 15 and right - left > 150
+    assert extent(label(blank, "frame 3 (" + "x" * 300 + ")"))[2] < 480 - 4

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RenderSettings", "RENDER_RESOLUTION", "MIN_SIZE", "MAX_SIZE", "check_size", "check_view",
            "surface_face_colors", "sequence_camera", "render_frames", "save_png", "write_animation",
-           "label"]
+           "label", "label_px", "LABEL_INK"]
 
 RENDER_RESOLUTION = 33
 """UV grid of the rendered meshes: 32 cells per side = 4 per checker cell (8 x 8), so every
@@ -113,12 +113,52 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
         Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", optimize=True)
 
 
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    """The image with ``text`` in its top-left corner (PIL's built-in font)."""
-    from PIL import Image, ImageDraw
+LABEL_INK = (40, 40, 40)
 
-    im = Image.fromarray(image)
-    ImageDraw.Draw(im).text((8, 6), text, fill=(40, 40, 40))
+
+def label_px(height: int) -> int:
+    """Text height in pixels of a label on a picture ``height`` pixels tall (20 at 480)."""
+    return max(10, round(height / 24))
+
+
+def _fit_text(text: str, width, room: float) -> str:
+    """``text``, cut and ended with "..." until ``width(text)`` fits in ``room`` pixels."""
+    if width(text) <= room:
+        return text
+    while len(text) > 1 and width(text + "...") > room:
+        text = text[:-1]
+    return text + "..."
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """The image with ``text`` in its top-left corner, in a font scaled to the image's height
+    (Pillow's built-in Aileron; its built-in bitmap font, scaled, where that is missing)."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    im = Image.fromarray(np.asarray(image, np.uint8))
+    px = label_px(im.height)
+    x, y = max(4, round(0.4 * px)), max(3, round(0.3 * px))
+    room = im.width - 2 * x
+    try:
+        font = ImageFont.load_default(size=px)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or built without FreeType
+        font = None
+    if font is not None:
+        text = _fit_text(text, font.getlength, room)
+        # a white outline keeps the text readable where it crosses the surface
+        ImageDraw.Draw(im).text((x, y), text, font=font, fill=LABEL_INK,
+                                stroke_width=max(1, px // 10), stroke_fill=(255, 255, 255))
+        return np.asarray(im)
+    bitmap = getattr(ImageFont, "load_default_imagefont", ImageFont.load_default)()
+    _, top, _, bottom = bitmap.getbbox("Ag")
+    scale = max(1, round(px / max(bottom - top, 1)))
+    text = _fit_text(text, lambda t: bitmap.getlength(t) * scale, room)
+    mask = Image.new("L", (int(bitmap.getlength(text)) + 2, bottom + 2))  # 1 px room for the outline
+    ImageDraw.Draw(mask).text((1, 1), text, font=bitmap, fill=255)
+    mask = mask.resize((mask.width * scale, mask.height * scale), Image.NEAREST)
+    at = (x - scale, y - (top + 1) * scale)
+    im.paste(Image.new("RGB", mask.size, (255, 255, 255)), at, mask.filter(ImageFilter.MaxFilter(3)))
+    im.paste(Image.new("RGB", mask.size, LABEL_INK), at, mask)
     return np.asarray(im)
 
 
@@ -149,8 +189,9 @@ def write_animation(path: str | Path, frames: list[np.ndarray], fps: float) -> N
 def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = False,
                   settings: RenderSettings | None = None, overwrite: bool = False,
                   progress: bool = False) -> list[Path]:
-    """Write ``surface/frame_NNNN.png`` (checkerboard-textured reconstruction) and
-    ``side_by_side/frame_NNNN.png`` (input cloud | reconstruction) for every frame, and
+    """Write ``surface/frame_NNNN.png`` (checkerboard-textured reconstruction, labelled with
+    the frame's index and input file) and ``side_by_side/frame_NNNN.png`` (input cloud |
+    reconstruction) for every frame, and
     ``surface.gif``/``side_by_side.gif`` and/or ``.mp4`` when asked. Returns the paths written.
     """
     s = settings or RenderSettings()
@@ -177,12 +218,14 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering frames", unit="frame", leave=False)
+    names = run.sequence.names
     for k in it:
         img = draw_mesh(cam, seq.vertices[k], seq.faces, colors)
         cloud = draw_points(cam, clouds[k], size=cloud_marker_size(s.size))
-        pair = np.concatenate([label(cloud, f"input, frame {k}"),
+        pair = np.concatenate([label(cloud, f"input, frame {k} ({names[k]})"),
                                label(img, f"reconstruction, frame {k}")], axis=1)
         pair[:, s.size - 1 : s.size + 1] = 160  # a thin divider
+        img = label(img, f"frame {k} ({names[k]})")
         save_png(surf[k], img)
         save_png(sbs[k], pair)
         surf_imgs.append(img)
