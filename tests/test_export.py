@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -17,8 +18,10 @@ import catlas
 from _eval_helpers import fitted_run_dir
 from catlas.cli import main
 from catlas.errors import CatlasError
-from catlas.export.gltf import read_accessor
+from catlas.export.gltf import DEFAULT_FPS, read_accessor
+from catlas.export.mesh import vertex_normals
 from catlas.export.sequence import export_run, mesh_sequence, read_pc2
+from catlas.geometry.uv import grid_faces, grid_uv
 from catlas.surface import SurfaceSamples, persistent_patches
 
 
@@ -57,6 +60,9 @@ def test_obj_and_ply_frames_share_connectivity(run, exported):
         np.testing.assert_array_equal(ply.faces, faces0)
         np.testing.assert_allclose(obj.vertices, expected[k], atol=2e-6)
         np.testing.assert_allclose(ply.vertices, expected[k], atol=2e-6)
+        normals = vertex_normals(expected[k], faces0)
+        np.testing.assert_allclose(obj.vertex_normals, normals, atol=2e-5)
+        np.testing.assert_allclose(ply.vertex_normals, normals, atol=2e-5)
         uv = obj.visual.uv
         assert uv.shape == (len(expected[k]), 2) and uv.min() >= 0 and uv.max() <= 1
     assert faces0.max() == expected.shape[1] - 1
@@ -67,6 +73,67 @@ def test_obj_and_ply_frames_share_connectivity(run, exported):
 
     img = np.asarray(Image.open(out / "obj" / "atlas_checker.png"))
     assert img.shape[:2] == (1024, 1024) and len(np.unique(img.reshape(-1, 3), axis=0)) >= 2 * run.n_patches
+    assert "\nvn " in text and re.search(r"^f (\d+)/\1/\1 (\d+)/\2/\2 (\d+)/\3/\3$", text, re.M)
+
+
+def test_ply_header_normals_and_texture(run, exported):
+    out, paths = exported
+    path = out / "ply" / "frame_0000.ply"
+    raw = path.read_bytes()
+    header = raw[:raw.index(b"end_header")].decode("ascii").splitlines()
+    assert header[2] == "comment TextureFile atlas_checker.png"
+    props = [line.split()[-1] for line in header if line.startswith("property ")]
+    assert props[:8] == ["x", "y", "z", "nx", "ny", "nz", "s", "t"]
+    assert (out / "ply" / "atlas_checker.png").read_bytes() == (out / "obj" / "atlas_checker.png").read_bytes()
+    assert out / "ply" / "atlas_checker.png" in paths["ply"]
+    ply = trimesh.load(path, process=False)
+    expected, _ = _expected(run)
+    assert len(ply.vertices) == expected.shape[1] and ply.faces.max() == expected.shape[1] - 1
+    image = getattr(ply.visual.material, "image", None)  # trimesh resolves TextureFile beside the PLY
+    assert image is not None and image.size == (1024, 1024)
+    np.testing.assert_allclose(ply.visual.uv, mesh_sequence(run, 6).texcoords, atol=1e-6)
+
+
+def test_vertex_normals_follow_the_winding_and_are_finite():
+    # one patch of grid_faces, mapped to the xy plane by (u, v) -> (u, v, 0): f_u x f_v = +z
+    R = 4
+    uv = grid_uv(R).double().numpy()
+    faces = grid_faces(R).numpy()
+    flat = np.c_[uv, np.zeros(len(uv))]
+    np.testing.assert_allclose(vertex_normals(flat, faces), np.tile([0.0, 0.0, 1.0], (R * R, 1)), atol=1e-12)
+    np.testing.assert_allclose(vertex_normals(flat, faces[:, ::-1]), np.tile([0.0, 0.0, -1.0], (R * R, 1)),
+                               atol=1e-12)
+    # area weighting: a vertex shared by a big face (+z) and a small one (+x) leans to +z
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0.1], [0, -0.1, 0]], float)
+    n = vertex_normals(v, np.array([[0, 1, 2], [0, 3, 4]]))
+    assert n[0, 2] > 0.99 and 0 < n[0, 0] < 0.1
+    # frames at once equal frame by frame; degenerate faces and unused vertices: unit, finite
+    frames = np.stack([flat, flat * 2.0, np.zeros_like(flat)])
+    extra = np.concatenate([frames, np.full((3, 1, 3), 5.0)], axis=1)  # one vertex in no face
+    n = vertex_normals(extra, faces)
+    assert n.shape == extra.shape and np.isfinite(n).all()
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-12)
+    for k in range(3):
+        np.testing.assert_array_equal(n[k], vertex_normals(extra[k], faces))
+    np.testing.assert_allclose(n[2], np.tile([0.0, 0.0, 1.0], (R * R + 1, 1)))
+    assert np.isfinite(vertex_normals(np.full((3, 3), np.nan), np.array([[0, 1, 2]]))).all()
+
+
+def test_run_mesh_normals_point_along_f_u_cross_f_v(run):
+    """The exported normals follow each patch's f_u x f_v (the winding of grid_faces)."""
+    seq = mesh_sequence(run, 6)
+    n = seq.normals()[0]
+    x = seq.vertices[0]
+    uv = seq.uv
+    # finite differences along u and v inside each patch (vertex r * R + c: u = c / (R - 1))
+    R = seq.resolution
+    inner = np.flatnonzero((uv[:, 0] < 1) & (uv[:, 1] < 1))
+    f_u = x[inner + 1] - x[inner]
+    f_v = x[inner + R] - x[inner]
+    cross = np.cross(f_u, f_v)
+    good = np.linalg.norm(cross, axis=1) > 1e-9
+    assert good.mean() > 0.9
+    assert (np.einsum("ij,ij->i", cross[good], n[inner][good]) > 0).mean() > 0.95
 
 
 def test_glb_structure_and_animation(run, exported):
@@ -89,6 +156,9 @@ def test_glb_structure_and_animation(run, exported):
         assert (acc.byteOffset or 0) + acc.count * size[acc.componentType] * width[acc.type] <= view.byteLength
     prim = doc.meshes[0].primitives[0]
     base = read_accessor(doc, prim.attributes.POSITION)
+    normals = vertex_normals(expected, read_accessor(doc, prim.indices).reshape(-1, 3))
+    base_n = read_accessor(doc, prim.attributes.NORMAL)
+    np.testing.assert_allclose(base_n, normals[0], atol=1e-6)
     np.testing.assert_allclose(base, expected[0], atol=1e-5)
     faces = read_accessor(doc, prim.indices).reshape(-1, 3)
     assert faces.max() < len(base) and len(faces) > 0
@@ -100,21 +170,39 @@ def test_glb_structure_and_animation(run, exported):
         np.testing.assert_array_equal(np.float32(acc.max), data.max(axis=0))
     for k, t in enumerate(prim.targets, start=1):
         np.testing.assert_allclose(base + read_accessor(doc, _target(t)), expected[k], atol=1e-5)
+        np.testing.assert_allclose(base_n + read_accessor(doc, _target(t, "NORMAL")), normals[k], atol=1e-6)
     uv = read_accessor(doc, prim.attributes.TEXCOORD_0)
     assert uv.shape == (len(base), 2) and 0 <= uv.min() and uv.max() <= 1
     anim = doc.animations[0]
     times = read_accessor(doc, anim.samplers[0].input)
     weights = read_accessor(doc, anim.samplers[0].output).reshape(K, K - 1)
-    assert len(times) == K and np.all(np.diff(times) > 0)
+    # sequence frame k at t = (k + 1) / fps: Blender's importer puts t on scene frame t * 24
+    assert DEFAULT_FPS == 24.0 and anim.extras == {"fps": 24.0}
+    np.testing.assert_allclose(times * 24.0, np.arange(1, K + 1), atol=1e-4)
+    assert times.dtype == np.float32 and np.all(np.diff(times) > 0)
+    assert doc.accessors[anim.samplers[0].input].min == [float(times[0])]
     np.testing.assert_array_equal(weights[0], 0)
     np.testing.assert_array_equal(weights[1:], np.eye(K - 1))
     assert anim.channels[0].target.path == "weights" and doc.images[0].mimeType == "image/png"
     assert trimesh.load(path).geometry  # loads in trimesh too
 
 
-def _target(t) -> int:
-    """Morph target POSITION accessor (pygltflib loads targets as dicts)."""
-    return t["POSITION"] if isinstance(t, dict) else t.POSITION
+def _target(t, attribute: str = "POSITION") -> int:
+    """A morph target's accessor (pygltflib loads targets as dicts)."""
+    return t[attribute] if isinstance(t, dict) else getattr(t, attribute)
+
+
+def test_glb_fps_is_recorded_and_printed(run, tmp_path, capsys):
+    import pygltflib
+
+    assert main(["export", str(run.path), "--format", "glb", "--resolution", "3", "--fps", "12.5",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert "animation at 12.5 fps" in capsys.readouterr().out
+    doc = pygltflib.GLTF2().load_binary(str(tmp_path / "glb" / "sequence.glb"))
+    anim = doc.animations[0]
+    assert anim.extras == {"fps": 12.5}
+    times = read_accessor(doc, anim.samplers[0].input)
+    np.testing.assert_allclose(times, (np.arange(run.n_frames) + 1) / 12.5, rtol=1e-6)
 
 
 def _validator_env() -> dict | None:
@@ -161,10 +249,14 @@ def test_pc2_header_and_frames(run, exported):
     assert n_samples == run.n_frames and n_points == expected.shape[1]
     assert len(raw) == 32 + n_samples * n_points * 12
     frames, header = read_pc2(out / "pc2" / "sequence.pc2")
-    assert header["samples"] == run.n_frames and header["start_frame"] == 1.0
+    assert header["samples"] == run.n_frames
+    # sample k belongs to frame start + k * rate: sequence frame 0 on Blender's first frame, 1
+    frame_of = header["start_frame"] + np.arange(run.n_frames) * header["sample_rate"]
+    np.testing.assert_array_equal(frame_of, np.arange(1, run.n_frames + 1))
     np.testing.assert_allclose(frames, expected, atol=1e-5)
     obj = trimesh.load(out / "pc2" / "sequence.obj", process=False, maintain_order=True)
     np.testing.assert_allclose(obj.vertices, frames[0], atol=2e-6)
+    np.testing.assert_allclose(obj.vertex_normals, vertex_normals(expected[0], obj.faces), atol=2e-5)
 
 
 def test_drops_only_patches_collapsed_in_every_frame(run, monkeypatch):
@@ -185,15 +277,19 @@ def test_drops_only_patches_collapsed_in_every_frame(run, monkeypatch):
 
 
 def test_refuses_to_overwrite(run, tmp_path, capsys):
-    out = tmp_path / "obj"
+    out = tmp_path / "mine"
     assert main(["export", str(run.path), "--format", "obj", "--resolution", "4", "--out", str(out),
                  "--quiet"]) == 0
-    before = (out / "frame_0000.obj").stat().st_mtime_ns
+    assert sorted(p.name for p in out.iterdir()) == ["obj"]  # DIR/FORMAT for one format too
+    before = (out / "obj" / "frame_0000.obj").stat().st_mtime_ns
     assert main(["export", str(run.path), "--format", "obj", "--out", str(out), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert (out / "frame_0000.obj").stat().st_mtime_ns == before
+    assert (out / "obj" / "frame_0000.obj").stat().st_mtime_ns == before
     with pytest.raises(CatlasError):
         export_run(run, ["obj"], out=out)
+    # several formats, one of them taken: nothing written, not even the free one
+    assert main(["export", str(run.path), "--format", "glb", "obj", "--out", str(out), "--quiet"]) == 2
+    assert not (out / "glb").exists()
     assert main(["export", str(run.path), "--format", "obj", "glb", "--resolution", "4",
                  "--out", str(tmp_path / "both"), "--overwrite", "--quiet"]) == 0
     assert (tmp_path / "both" / "glb" / "sequence.glb").exists()
@@ -203,8 +299,8 @@ def test_refuses_to_overwrite(run, tmp_path, capsys):
 
 def test_fit_meshes_are_the_obj_export(run, tmp_path):
     """The fit's meshes/ is byte for byte ``catlas export RUN --format obj`` (one code path)."""
+    assert main(["export", str(run.path), "--format", "obj", "--out", str(tmp_path)]) == 0
     out = tmp_path / "obj"
-    assert main(["export", str(run.path), "--format", "obj", "--out", str(out)]) == 0
     fit_files = sorted(p.name for p in (run.path / "meshes").iterdir())
     assert fit_files == sorted(p.name for p in out.iterdir())
     assert {"atlas.mtl", "atlas_checker.png", "frame_0000.obj"} <= set(fit_files)

@@ -18,7 +18,7 @@ import torch
 from catlas.config import FitConfig, make_config
 from catlas.data import Sequence, load_sequence
 from catlas.errors import CatlasError
-from catlas.export.sequence import export_run
+from catlas.export.sequence import export_sequence, mesh_sequence
 from catlas.fileio import atomic_write_text
 from catlas.device import resolve_device
 from catlas.run import CONFIG, SEQUENCE, SUMMARY, Run, load_run
@@ -146,8 +146,8 @@ def _write_outputs(run: Run, cfg: FitConfig, seq: Sequence, state, last: dict[st
                    t_wall: float) -> None:
     """The meshes and summary.json of a finished fit (rank 0 only)."""
     out = run.path
-    # meshes/ is exactly `catlas export RUN --format obj --out RUN/meshes` (one code path)
-    export_run(run, ["obj"], out=out / MESH_DIR, overwrite=True)
+    # meshes/ holds exactly what `catlas export RUN --format obj` writes into export/obj (one code path)
+    export_sequence(mesh_sequence(run), "obj", out / MESH_DIR, overwrite=True)
     summary = {
         "method": cfg.loss.method,
         "iterations": state.iteration,

@@ -193,17 +193,20 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from catlas.export.sequence import check_fps, check_resolution, export_run
+    from catlas.export.sequence import DEFAULT_FPS, check_fps, check_resolution, export_run
     from catlas.run import load_run
 
+    fps = DEFAULT_FPS if args.fps is None else args.fps
     check_resolution(args.resolution)  # before loading the run (export_run checks them too)
-    check_fps(args.fps)
+    check_fps(fps)
     run = load_run(args.run_dir, device=args.device)
     written = export_run(run, args.format, out=args.out, resolution=args.resolution,
-                         overwrite=args.overwrite, fps=args.fps,
+                         overwrite=args.overwrite, fps=fps,
                          drop_collapsed=not args.keep_collapsed, progress=not args.quiet)
     for fmt, paths in written.items():
-        print(f"wrote {fmt}: {len(paths)} files in {paths[0].parent}")
+        timing = {"glb": f" (animation at {fps:g} fps, frame k keyed at (k + 1) / {fps:g} s)",
+                  "pc2": " (sample k at frame k + 1; in Blender set Mesh Cache's Frame Start to 1)"}.get(fmt, "")
+        print(f"wrote {fmt}: {len(paths)} files in {paths[0].parent}{timing}")
     return 0
 
 
@@ -363,17 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_bench)
 
     x = _command(sub, "export", "write the surface sequence as OBJ/PLY per frame, GLB or PC2",
-                 "  catlas export runs/demo --format obj          # runs/demo/export/obj/frame_0000.obj ...\n"
-                 "  catlas export runs/demo --format ply glb pc2  # several formats at once")
+                 "  catlas export runs/demo --format obj             # runs/demo/export/obj/frame_0000.obj ...\n"
+                 "  catlas export runs/demo --format ply glb pc2     # several formats at once\n"
+                 "  catlas export runs/demo --format glb --out my_x  # my_x/glb/sequence.glb")
     x.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     x.add_argument("--format", nargs="+", required=True, choices=("obj", "ply", "glb", "pc2"),
                    help="obj/ply: one file per frame; glb: one animated file (morph targets); "
                         "pc2: point cache + the frame-0 OBJ it animates")
     x.add_argument("--resolution", type=int, metavar="R",
                    help="UV grid vertices per patch side, 2 to 512 (default: the run's train.mesh_resolution)")
-    x.add_argument("--out", metavar="DIR", help="default RUN_DIR/export/FORMAT")
-    x.add_argument("--fps", type=float, default=12.0, metavar="FPS",
-                   help="GLB animation frame rate, frames per second (default 12; 0.01 to 1000)")
+    x.add_argument("--out", metavar="DIR",
+                   help="each format goes to DIR/FORMAT (default DIR: RUN_DIR/export)")
+    x.add_argument("--fps", type=float, metavar="FPS",
+                   help="GLB animation frame rate, frames per second (default 24, Blender's; 0.01 "
+                        "to 1000); frame k is keyed at (k + 1) / FPS s: Blender frame k + 1 in a "
+                        "scene at FPS")
     _add_output_options(x)
     x.set_defaults(func=_export)
 

@@ -30,7 +30,7 @@ LOSSES = "losses.csv"
 TB_DIR = "tb"
 MESH_DIR = "meshes"
 """The fit's OBJ per frame with its material and texture: exactly what ``catlas export RUN
---format obj --out RUN/meshes`` writes (:func:`catlas.export.sequence.export_run`)."""
+--format obj`` writes into ``export/obj`` (:func:`catlas.export.sequence.export_sequence`)."""
 
 
 def iteration_file(iteration: int) -> str:

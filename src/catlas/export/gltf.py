@@ -1,9 +1,10 @@
 """The whole surface sequence as one animated binary glTF (``.glb``), written with pygltflib.
 
-One mesh, one primitive: frame 0 is the base geometry and frame k (k >= 1) is morph target
-k - 1 (a POSITION displacement). One animation keys the node's morph weights at t = k / fps:
-all zero at frame 0, target k - 1 at weight 1 at frame k, linear in between, so playback
-interpolates vertex positions between frames. The checkerboard atlas texture is embedded.
+One mesh, one primitive: frame 0 is the base geometry (POSITION, NORMAL, TEXCOORD_0) and frame
+k (k >= 1) is morph target k - 1 (POSITION and NORMAL displacements). One animation keys the
+node's morph weights at t = (k + 1) / fps: all zero at frame 0, target k - 1 at weight 1 at
+frame k, linear in between, so playback interpolates vertex positions between frames; the
+animation's ``extras`` hold ``{"fps": fps}``. The checkerboard atlas texture is embedded.
 Blender imports the targets as shape keys ``frame_0001`` ... with the animation.
 """
 
@@ -13,11 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-from catlas.export.mesh import MeshSequence, check_fps
+from catlas.export.mesh import MeshSequence, check_fps, vertex_normals
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path
 
-__all__ = ["glb_document", "write_glb", "read_accessor"]
+__all__ = ["DEFAULT_FPS", "glb_document", "write_glb", "read_accessor", "key_times"]
+
+DEFAULT_FPS = 24.0
+"""The GLB animation's default frame rate: Blender's default scene frame rate."""
+
+
+def key_times(n_frames: int, fps: float) -> np.ndarray:
+    """(K,) float32 seconds at which sequence frame k is keyed: (k + 1) / fps."""
+    # Blender's importer keys time t at scene frame t * scene fps, with no offset and no import
+    # option for one (glTF-Blender-IO, blender/imp/animation_weight.py), and its scenes start at
+    # frame 1: so frame k at t = (k + 1) / fps lands on Blender frame k + 1 when the scene runs
+    # at fps (Blender's default 24 = DEFAULT_FPS); before t = 1 / fps glTF players hold frame 0.
+    return ((np.arange(n_frames, dtype=np.float64) + 1.0) / float(fps)).astype(np.float32)
 
 
 class _Blob:
@@ -42,7 +55,7 @@ class _Blob:
         return bytes(self.data)
 
 
-def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024):
+def glb_document(seq: MeshSequence, fps: float = DEFAULT_FPS, texture_size: int = 1024):
     """A ``pygltflib.GLTF2`` with its binary blob set (see the module docstring)."""
     import pygltflib as g
 
@@ -64,6 +77,8 @@ def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024)
 
     base = seq.vertices[0].astype(np.float32)
     pos = accessor(base, g.VEC3, g.FLOAT, g.ARRAY_BUFFER, True)
+    normals = vertex_normals(seq.vertices, seq.faces).astype(np.float32)
+    nrm = accessor(normals[0], g.VEC3, g.FLOAT, g.ARRAY_BUFFER, False)
     # glTF puts the texture origin at the top-left of the image; OBJ at the bottom-left
     tex = seq.texcoords.astype(np.float32) * np.float32([1, -1]) + np.float32([0, 1])
     texc = accessor(np.ascontiguousarray(tex), g.VEC2, g.FLOAT, g.ARRAY_BUFFER, False)
@@ -72,10 +87,12 @@ def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024)
     targets = []
     for k in range(1, K):
         d = (seq.vertices[k].astype(np.float32) - base).astype(np.float32)
-        targets.append(g.Attributes(POSITION=accessor(d, g.VEC3, g.FLOAT, g.ARRAY_BUFFER, True)))
+        dn = (normals[k] - normals[0]).astype(np.float32)
+        targets.append(g.Attributes(POSITION=accessor(d, g.VEC3, g.FLOAT, g.ARRAY_BUFFER, True),
+                                    NORMAL=accessor(dn, g.VEC3, g.FLOAT, g.ARRAY_BUFFER, False)))
     names = [f"frame_{k:04d}" for k in range(1, K)]
 
-    prim = g.Primitive(attributes=g.Attributes(POSITION=pos, TEXCOORD_0=texc), indices=idx,
+    prim = g.Primitive(attributes=g.Attributes(POSITION=pos, NORMAL=nrm, TEXCOORD_0=texc), indices=idx,
                        material=0, mode=g.TRIANGLES, targets=targets or None)
     mesh = g.Mesh(name="catlas_atlas", primitives=[prim],
                   weights=[0.0] * len(targets) if targets else None,
@@ -83,13 +100,13 @@ def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024)
     image_view = blob.add(png_bytes(checker_texture(seq.n_patches, texture_size)))
     animations = []
     if targets:
-        times = (np.arange(K, dtype=np.float32) / np.float32(fps)).astype(np.float32)
+        times = key_times(K, fps)
         weights = np.zeros((K, K - 1), np.float32)
         weights[np.arange(1, K), np.arange(K - 1)] = 1.0
         t_acc = accessor(times, g.SCALAR, g.FLOAT, None, True)
         w_acc = accessor(weights.reshape(-1), g.SCALAR, g.FLOAT, None, False)
         animations.append(g.Animation(
-            name="sequence",
+            name="sequence", extras={"fps": float(fps)},
             samplers=[g.AnimationSampler(input=t_acc, output=w_acc, interpolation=g.ANIM_LINEAR)],
             channels=[g.AnimationChannel(sampler=0, target=g.AnimationChannelTarget(node=0, path=g.WEIGHTS))]))
     data = blob.finish()
@@ -116,7 +133,7 @@ def glb_document(seq: MeshSequence, fps: float = 12.0, texture_size: int = 1024)
     return doc
 
 
-def write_glb(path: str | Path, seq: MeshSequence, fps: float = 12.0) -> None:
+def write_glb(path: str | Path, seq: MeshSequence, fps: float = DEFAULT_FPS) -> None:
     """Write :func:`glb_document` atomically."""
     doc = glb_document(seq, fps)
     with atomic_path(path) as tmp:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from catlas.run import Run
 
 __all__ = ["MIN_FPS", "MAX_FPS", "check_resolution", "check_fps", "check_free", "frame_progress", "MeshSequence",
-           "mesh_sequence", "frame_name"]
+           "mesh_sequence", "frame_name", "vertex_normals"]
 
 MIN_FPS, MAX_FPS = 0.01, 1000.0
 """Frame rates of the GLB animation and of render's GIF / MP4."""
@@ -50,6 +50,36 @@ def check_fps(fps: float, option: str = "--fps") -> None:
                           f"second, got {fps!r}")
 
 
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit per-vertex normals, area-weighted from the face normals, of ``vertices`` (V, 3) or
+    (K, V, 3) (K frames of one mesh) and ``faces`` (F, 3); same shape as ``vertices``, float64.
+
+    A face's normal follows its winding (right hand: (b - a) x (c - a)), so counter-clockwise
+    faces seen from the front give outward normals. Vertices in no face or only in zero-area faces
+    get (0, 0, 1)."""
+    v = np.asarray(vertices, np.float64)
+    single = v.ndim == 2
+    if single:
+        v = v[None]
+    if v.ndim != 3 or v.shape[2] != 3:
+        raise ValueError(f"vertices must have shape (V, 3) or (K, V, 3), got {np.shape(vertices)}")
+    K, V, _ = v.shape
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    a, b, c = v[:, f[:, 0]], v[:, f[:, 1]], v[:, f[:, 2]]
+    face_n = np.cross(b - a, c - a)  # (K, F, 3), length 2 x the face's area
+    idx = ((np.arange(K) * V)[:, None, None] + f[None]).reshape(-1)  # (K * F * 3,)
+    n = np.empty((K * V, 3))
+    for j in range(3):
+        w = np.broadcast_to(face_n[:, :, None, j], (K, len(f), 3)).reshape(-1)
+        n[:, j] = np.bincount(idx, weights=w, minlength=K * V)
+    length = np.linalg.norm(n, axis=1)
+    ok = np.isfinite(length) & (length > np.finfo(np.float64).tiny)
+    n[ok] /= length[ok, None]
+    n[~ok] = (0.0, 0.0, 1.0)
+    n = n.reshape(K, V, 3)
+    return n[0] if single else n
+
+
 @dataclass
 class MeshSequence:
     """K frames of one triangle mesh (same faces, same vertex order), input units."""
@@ -71,6 +101,10 @@ class MeshSequence:
     @property
     def n_patches(self) -> int:
         return len(self.kept)
+
+    def normals(self) -> np.ndarray:
+        """(K, V, 3) unit vertex normals of every frame (:func:`vertex_normals`)."""
+        return vertex_normals(self.vertices, self.faces)
 
     def face_patch_uv(self) -> tuple[np.ndarray, np.ndarray]:
         """Patch (F,) and uv centroid (F, 2) of every face (for per-face checker colours)."""

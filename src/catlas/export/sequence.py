@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from catlas.errors import CatlasError
-from catlas.export.gltf import write_glb
+from catlas.export.gltf import DEFAULT_FPS, write_glb
 from catlas.export.mesh import (MAX_FPS, MIN_FPS, MeshSequence, check_fps, check_free, check_resolution,
-                                frame_name, frame_progress, mesh_sequence)
+                                frame_name, frame_progress, mesh_sequence, vertex_normals)
 from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
@@ -24,9 +24,9 @@ from catlas.runfiles import (EXPORT_DIR, EXPORT_FORMATS, GLB_FILE, MATERIAL_MTL,
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "check_free", "FORMATS", "MeshSequence", "mesh_sequence", "frame_name",
-           "write_ply", "write_pc2", "read_pc2", "export_run", "TEXTURE_PNG", "MATERIAL_MTL",
-           "MATERIAL_NAME", "PC2_MAGIC"]
+__all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "check_free", "FORMATS", "MeshSequence",
+           "mesh_sequence", "frame_name", "write_ply", "write_pc2", "read_pc2", "export_sequence",
+           "export_run", "DEFAULT_FPS", "TEXTURE_PNG", "MATERIAL_MTL", "MATERIAL_NAME", "PC2_MAGIC"]
 
 FORMATS = EXPORT_FORMATS
 MATERIAL_NAME = "atlas_checker"
@@ -40,18 +40,26 @@ def mtl_text(texture: str = TEXTURE_PNG, name: str = MATERIAL_NAME) -> str:
 
 
 # Not trimesh's export_ply: it writes its own comment line instead of the frame's header, s / t as
-# double after the attributes; this keeps the float x y z s t + int patch layout readers rely on.
+# double after the attributes; this keeps the float x y z nx ny nz s t + int patch layout.
 def ply_bytes(vertices: np.ndarray, faces: np.ndarray, texcoords: np.ndarray | None = None,
-              patch: np.ndarray | None = None, comment: str = "") -> bytes:
-    """Binary little-endian PLY: vertex x y z (float), s t (float), patch (int); face lists."""
+              patch: np.ndarray | None = None, comment: str = "", normals: np.ndarray | None = None,
+              texture: str | None = None) -> bytes:
+    """Binary little-endian PLY: vertex x y z, nx ny nz, s t (float), patch (int); face lists.
+
+    texture: the image file name, written as the header line ``comment TextureFile NAME`` (how
+    MeshLab and trimesh find the texture of the s t coordinates)."""
     V = len(vertices)
     fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if normals is not None:
+        fields += [("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
     if texcoords is not None:
         fields += [("s", "<f4"), ("t", "<f4")]
     if patch is not None:
         fields += [("patch", "<i4")]
     vert = np.empty(V, dtype=fields)
     vert["x"], vert["y"], vert["z"] = np.asarray(vertices, np.float64).T
+    if normals is not None:
+        vert["nx"], vert["ny"], vert["nz"] = np.asarray(normals, np.float64).T
     if texcoords is not None:
         vert["s"], vert["t"] = np.asarray(texcoords, np.float64).T
     if patch is not None:
@@ -61,6 +69,8 @@ def ply_bytes(vertices: np.ndarray, faces: np.ndarray, texcoords: np.ndarray | N
     face["idx"] = faces
     ply_type = {"<f4": "float", "<i4": "int"}
     header = ["ply", "format binary_little_endian 1.0"]
+    if texture:
+        header.append(f"comment TextureFile {texture}")
     header += [f"comment {line}" for line in comment.splitlines()]
     header.append(f"element vertex {V}")
     header += [f"property {ply_type[t]} {n}" for n, t in fields]
@@ -68,14 +78,20 @@ def ply_bytes(vertices: np.ndarray, faces: np.ndarray, texcoords: np.ndarray | N
     return ("\n".join(header) + "\n").encode("ascii") + vert.tobytes() + face.tobytes()
 
 
-def write_ply(path: str | Path, vertices, faces, texcoords=None, patch=None, comment: str = "") -> None:
-    atomic_write_bytes(path, ply_bytes(vertices, faces, texcoords, patch, comment))
+def write_ply(path: str | Path, vertices, faces, texcoords=None, patch=None, comment: str = "",
+              normals=None, texture: str | None = None) -> None:
+    atomic_write_bytes(path, ply_bytes(vertices, faces, texcoords, patch, comment, normals, texture))
 
 
 def write_pc2(path: str | Path, frames: np.ndarray, start_frame: float = 1.0,
               sample_rate: float = 1.0) -> None:
     """Blender / 3ds Max point cache: header (magic, version 1, points, start frame, sample
-    rate, samples) then float32 x y z per point per frame."""
+    rate, samples) then float32 x y z per point per frame.
+
+    Sample k belongs to frame ``start_frame + k * sample_rate`` (sample_rate: frames between
+    samples); the defaults put sequence frame 0 on frame 1, Blender's first frame. Blender's Mesh
+    Cache modifier ignores this header in its default time mode (Frames: scene frame f shows
+    sample f minus the modifier's Frame Start, default 0), hence the README's Frame Start 1."""
     frames = np.asarray(frames, np.float64)
     if frames.ndim != 3 or frames.shape[2] != 3:
         raise ValueError(f"frames must have shape (K, V, 3), got {frames.shape}")
@@ -108,7 +124,7 @@ def _planned(fmt: str, out: Path, K: int) -> list[Path]:
     if fmt == "obj":
         return [out / frame_name(k, K, ".obj") for k in range(K)] + [out / MATERIAL_MTL, out / TEXTURE_PNG]
     if fmt == "ply":
-        return [out / frame_name(k, K, ".ply") for k in range(K)]
+        return [out / frame_name(k, K, ".ply") for k in range(K)] + [out / TEXTURE_PNG]
     if fmt == "glb":
         return [out / GLB_FILE]
     if fmt == "pc2":
@@ -116,13 +132,17 @@ def _planned(fmt: str, out: Path, K: int) -> list[Path]:
     raise CatlasError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def _write_material(out: Path, n_patches: int) -> None:
-    atomic_write_text(out / MATERIAL_MTL, mtl_text())
+def _write_texture(out: Path, n_patches: int) -> None:
     atomic_write_bytes(out / TEXTURE_PNG, png_bytes(checker_texture(n_patches)))
 
 
+def _write_material(out: Path, n_patches: int) -> None:
+    atomic_write_text(out / MATERIAL_MTL, mtl_text())
+    _write_texture(out, n_patches)
+
+
 def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: bool = False,
-                    fps: float = 12.0, progress: bool = False) -> list[Path]:
+                    fps: float = DEFAULT_FPS, progress: bool = False) -> list[Path]:
     """Write ``seq`` in one format into folder ``out``; returns the files written."""
     check_fps(fps)
     out = Path(out)
@@ -131,14 +151,19 @@ def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: boo
     check_free(paths, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "obj":
+        normals = seq.normals()
         _write_material(out, seq.n_patches)
         for k in frame_progress(range(K), K, "writing OBJ", progress):
             with atomic_path(paths[k]) as tmp:
                 tmp.write_text(obj_text(seq.vertices[k], seq.faces, seq.texcoords, _header(seq, k),
-                                        mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
+                                        mtllib=MATERIAL_MTL, material=MATERIAL_NAME,
+                                        normals=normals[k]))
     elif fmt == "ply":
+        normals = seq.normals()
+        _write_texture(out, seq.n_patches)
         for k in frame_progress(range(K), K, "writing PLY", progress):
-            write_ply(paths[k], seq.vertices[k], seq.faces, seq.texcoords, seq.patch, _header(seq, k))
+            write_ply(paths[k], seq.vertices[k], seq.faces, seq.texcoords, seq.patch, _header(seq, k),
+                      normals=normals[k], texture=TEXTURE_PNG)
     elif fmt == "glb":
         write_glb(paths[0], seq, fps=fps)
     elif fmt == "pc2":
@@ -147,15 +172,16 @@ def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: boo
         with atomic_path(paths[1]) as tmp:
             tmp.write_text(obj_text(seq.vertices[0], seq.faces, seq.texcoords,
                                     _header(seq, 0) + f"\nanimated by {PC2_FILE} ({K} frames)",
-                                    mtllib=MATERIAL_MTL, material=MATERIAL_NAME))
+                                    mtllib=MATERIAL_MTL, material=MATERIAL_NAME,
+                                    normals=vertex_normals(seq.vertices[0], seq.faces)))
     return paths
 
 
 def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None,
-               resolution: int | None = None, overwrite: bool = False, fps: float = 12.0,
+               resolution: int | None = None, overwrite: bool = False, fps: float = DEFAULT_FPS,
                drop_collapsed: bool = True, progress: bool = False) -> dict[str, list[Path]]:
-    """Export a run's surface sequence. ``out`` (default RUN_DIR/export) gets one subfolder
-    per format when several are asked for, else the files directly (default: RUN_DIR/export/FMT).
+    """Export a run's surface sequence: each format into ``out``/FORMAT (``out`` default
+    RUN_DIR/export), for one format as for several.
 
     Nothing is written when any target file exists and ``overwrite`` is False, or when
     ``resolution`` (None = the run's ``train.mesh_resolution``) or ``fps`` is out of range.
@@ -169,7 +195,7 @@ def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None
         if f not in FORMATS:
             raise CatlasError(f"unknown export format {f!r} (choose from {', '.join(FORMATS)})")
     base = Path(out) if out is not None else run.path / EXPORT_DIR
-    dirs = {f: (base / f if (out is None or len(formats) > 1) else base) for f in formats}
+    dirs = {f: base / f for f in formats}
     for f in formats:  # refuse before decoding anything
         check_free(_planned(f, dirs[f], run.n_frames), overwrite)
     seq = mesh_sequence(run, resolution, drop_collapsed=drop_collapsed, progress=progress)
