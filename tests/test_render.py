@@ -12,7 +12,9 @@ from catlas.cli import main
 from catlas.export.sequence import mesh_sequence
 from catlas.export.texture import DARK, checker_colors, patch_palette
 from catlas.render.camera import auto_camera
-from catlas.render.correspondence import correspondence_colors, pick_frames, position_colors
+from catlas.render.correspondence import (correspondence_caption, correspondence_colors, error_caption,
+                                         error_colormap, pick_frames, position_colors,
+                                         render_correspondences)
 from catlas.render.raster import draw_mesh, draw_points
 from catlas.render.sequence import (LABEL_INK, RenderSettings, _clouds, cloud_marker_size, label, label_px,
                                     render_frames, sequence_camera, surface_face_colors)
@@ -69,6 +71,13 @@ def _bbox(mask: np.ndarray) -> np.ndarray:
 def _ink(img: np.ndarray) -> np.ndarray:
     """Pixels as dark as label or caption text."""
     return (np.asarray(img)[..., :3] < 100).all(axis=-1)
+
+
+def _contrast_with_white(rgb) -> np.ndarray:
+    """WCAG 2 contrast ratio of sRGB colours in [0, 1] against white (1 to 21)."""
+    c = np.asarray(rgb, float)[..., :3]
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return 1.05 / (lin @ [0.2126, 0.7152, 0.0722] + 0.05)
 
 
 def test_frames_show_the_projected_geometry(shaped_run, rendered):
@@ -222,3 +231,43 @@ def test_label_is_legible_at_the_default_size(monkeypatch):
     height, left, right = extent(label(blank, "frame 3 (mesh.04.obj)"))
     assert height >= 15 and right - left > 150
     assert extent(label(blank, "frame 3 (" + "x" * 300 + ")"))[2] < 480 - 4
+
+
+@pytest.fixture(scope="module")
+def corr_pictures(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("corr")
+    paths = render_correspondences(run, out, n_frames=2, size=SIZE, n_samples=500)
+    assert [p.name for p in paths] == ["correspondences.png", "correspondence_error.png"]
+    return [np.asarray(Image.open(p))[..., :3] for p in paths]
+
+
+def test_correspondence_picture_has_a_colour_key(run, corr_pictures):
+    """Below the panels (and their titles), a caption says what the colours are; its words
+    agree with position_colors (x -> red, ...) and name the reference as the colours' source."""
+    corr, _ = corr_pictures
+    assert corr.shape[0] > SIZE + 35 + 30  # panels, titles and at least two caption lines
+    key = corr[SIZE + 35 :]
+    assert _ink(key).sum() > 300
+    text = correspondence_caption(0)
+    for words in ("frame 0 (the reference, where the colours come from)", "x \u2192 red",
+                  "y \u2192 green", "z \u2192 blue", "frame j is mapped to frame 0"):
+        assert words in text
+    ref = run.sequence.to_input_units(run.sequence.points[0])
+    col = position_colors(ref, ref.min(0), ref.max(0))
+    for axis in range(3):  # the point highest along an axis has the most of that axis' colour
+        assert col[np.argmax(ref[:, axis]), axis] == pytest.approx(0.95)
+        assert col[np.argmin(ref[:, axis]), axis] == pytest.approx(0.1)
+
+
+def test_error_map_low_errors_stand_out_on_white(corr_pictures):
+    cmap = error_colormap()
+    c = _contrast_with_white(cmap(np.linspace(0, 1, 256)))
+    assert c[0] > 12  # no error: dark purple, 15 : 1 against white (inferno_r's lowest: 1.05 : 1)
+    assert c.min() > 1.6 and np.all(np.diff(c) <= 0)  # every colour visible; darker = smaller
+    _, err = corr_pictures
+    # one panel (frame 0 is the reference) and the colour bar, which starts at the dark end
+    bar = err[: SIZE + 35, SIZE:].reshape(-1, 3).astype(int)
+    low = np.round(np.asarray(cmap(0.0)[:3]) * 255).astype(int)
+    assert (np.abs(bar - low).max(axis=1) <= 6).sum() > 10
+    assert _ink(err[SIZE + 35 :]).sum() > 300  # the caption
+    assert "dark purple = small" in error_caption(0) and "input units" in error_caption(0)

@@ -2,17 +2,19 @@
 to a reference frame, and (with GT) per-point correspondence error heat maps.
 
 Colouring: every point of the reference frame's cloud gets a colour from its position (its
-coordinates in the sequence's bounding box as RGB). A point of frame j takes the colour of the
-reference point it is mapped to by ``run.correspond(j, ref)``, so equal colours mean
-"predicted to be the same point of the body".
+x, y, z in the reference cloud's bounding box as red, green, blue). A point of frame j takes the
+colour of the reference point it is mapped to by ``run.correspond(j, ref)``, so equal colours
+mean "predicted to be the same point of the body". A caption under the panels says so.
 
 Error: the evaluation protocol (docs/evaluation.md, 4) from frame j to the reference on the GT
 vertices; a vertex's error is the distance (input units) between its predicted and its true
-correspondent in the reference frame.
+correspondent in the reference frame, drawn with :func:`error_colormap` (every colour stands out
+on the white background) beside a colour bar, with a caption.
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from catlas.run import Run
 
 __all__ = ["MAX_PANELS", "pick_frames", "position_colors", "correspondence_colors", "gt_errors",
-           "render_correspondences"]
+           "error_colormap", "correspondence_caption", "error_caption", "render_correspondences"]
 
 MAX_PANELS = 200
 """Most frames one picture shows (one row of panels; 200 x 320 pixels stays within the
@@ -88,14 +90,60 @@ def gt_errors(run: "Run", gt_normalized: np.ndarray, frames: list[int], referenc
     return out
 
 
-def _figure(n_panels: int, panel: int, extra_w: float = 0.0):
+ERROR_CMAP_TOP = 0.85
+"""Viridis is cut at this fraction: its last, pale yellow, part barely shows on white."""
+
+
+def error_colormap():
+    """The error map's colours: viridis from dark purple (no error) to green, each of them at
+    least 1.6 : 1 in luminance contrast against the white background."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["viridis"](np.linspace(0.0, ERROR_CMAP_TOP, 256)),
+                          name="viridis_dark")
+
+
+def correspondence_caption(reference: int) -> str:
+    """What the colours of ``correspondences.png`` mean."""
+    r = reference
+    return (f"Colour key: a point of frame {r} (the reference, where the colours come from) is "
+            f"coloured by its position there: x \u2192 red, y \u2192 green, z \u2192 blue (more of "
+            f"a colour = higher in that axis). Panel \u201cframe j \u2192 {r}\u201d: every point of "
+            f"frame j is mapped to frame {r} and drawn in the colour of the point it lands on, so "
+            f"equal colours = the same body point.")
+
+
+def error_caption(reference: int) -> str:
+    """What the colours of ``correspondence_error.png`` mean."""
+    return (f"Colour = error of each GT vertex of frame j mapped to frame {reference}: the distance "
+            f"from its predicted to its true point on frame {reference}, in input units; dark "
+            f"purple = small, green = large (at or above the bar's top, the 99th percentile).")
+
+
+CAPTION_PT = 9.0
+_LINE_PX, _CHAR_PX = 15, 6.6  # line height and mean character width of CAPTION_PT text at 100 dpi
+
+
+def _figure(n_panels: int, panel: int, caption: str, extra_w: float = 0.0):
+    """A figure of ``n_panels`` panels with titles above and ``caption`` below, and a function
+    giving panel i's rectangle (figure fractions)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     dpi = 100
-    fig = Figure(figsize=(n_panels * panel / dpi + extra_w, panel / dpi + 0.35), dpi=dpi,
-                 facecolor="white")
-    return fig, FigureCanvasAgg(fig)
+    width_px = n_panels * panel + extra_w * dpi
+    lines = textwrap.wrap(caption, max(20, int((width_px - 12) / _CHAR_PX)))
+    band = len(lines) * _LINE_PX + 10
+    height_px = panel + 35 + band
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, facecolor="white")
+    fig.text(6 / width_px, (band - 5) / height_px, "\n".join(lines), fontsize=CAPTION_PT,
+             va="top", ha="left", color="0.15", linespacing=1.25)
+
+    def panel_rect(i: int) -> tuple[float, float, float, float]:
+        return i * panel / width_px, band / height_px, panel / width_px, panel / height_px
+
+    return fig, FigureCanvasAgg(fig), panel_rect
 
 
 def _save(fig, canvas, path: Path) -> np.ndarray:
@@ -112,7 +160,6 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
                            progress: bool = False) -> list[Path]:
     """Write ``correspondences.png`` and, when GT is known (``gt`` or the vertices stored with
     the run), ``correspondence_error.png`` into ``out``. Returns the paths written."""
-    from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -140,9 +187,9 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
     psize = 5.0 * (size / 320) ** 2
 
     colors = correspondence_colors(run, frames, reference, n_samples, progress)
-    fig, canvas = _figure(len(frames), size)
+    fig, canvas, panel_rect = _figure(len(frames), size, correspondence_caption(reference))
     for i, j in enumerate(frames):
-        ax = fig.add_axes((i / len(frames), 0, 1 / len(frames), size / (size + 35)))
+        ax = fig.add_axes(panel_rect(i))
         ax.imshow(draw_points(cam, clouds[j], colors[j], size=psize, shade_depth=False))
         ax.set_axis_off()
         ax.set_title(f"frame {j}" + (" (reference)" if j == reference else f" \u2192 {reference}"),
@@ -153,21 +200,22 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
         shown = [j for j in frames if j != reference] or [reference]
         errs = gt_errors(run, gt_v, shown, reference, n_samples)
         vmax = max(float(np.percentile(e, 99)) for e in errs.values()) or 1e-12
-        cmap, norm = colormaps["inferno_r"], Normalize(0.0, vmax)
+        cmap, norm = error_colormap(), Normalize(0.0, vmax)
         bar_w = 1.1
-        fig, canvas = _figure(len(shown), size, extra_w=bar_w)
+        fig, canvas, panel_rect = _figure(len(shown), size, error_caption(reference), extra_w=bar_w)
         total_w = fig.get_figwidth()
         pw = size / 100 / total_w
         for i, j in enumerate(shown):
-            ax = fig.add_axes((i * pw, 0, pw, size / (size + 35)))
+            ax = fig.add_axes(panel_rect(i))
             gpts = seq.to_input_units(gt_v[j])
             ax.imshow(draw_points(cam, gpts, cmap(norm(errs[j]))[:, :3], size=psize * 1.6,
                                   shade_depth=False))
             ax.set_axis_off()
             ax.set_title(f"frame {j} \u2192 {reference}: mean {errs[j].mean():.3g}", fontsize=10)
-        cax = fig.add_axes((len(shown) * pw + 0.15 * bar_w / total_w, 0.1,
-                            0.15 * bar_w / total_w, 0.75))
-        fig.colorbar(ScalarMappable(norm, cmap), cax=cax,
-                     label="correspondence error (input units)")
+        _, bottom, _, height = panel_rect(0)
+        cax = fig.add_axes((len(shown) * pw + 0.15 * bar_w / total_w, bottom + 0.1 * height,
+                            0.15 * bar_w / total_w, 0.8 * height))
+        fig.colorbar(ScalarMappable(norm, cmap), cax=cax, extend="max",
+                     label="error (input units)")
         _save(fig, canvas, paths[1])
     return paths
