@@ -1,0 +1,137 @@
+"""How good one animated mesh is (docs/evaluation.md, 8): its distance to the input clouds, its
+faces' health relative to the reference frame, and, with ground truth, how well its vertices
+track the surface.
+
+Every function takes a mesh sequence with fixed connectivity: vertices ``(K, V, 3)`` and faces
+``(F, 3)`` int64, in one unit system (the run's normalised units in :func:`mesh_report`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from catlas.data.sampling import sample_surface
+
+__all__ = ["face_normals", "face_adjacency", "flipped_faces", "degenerate_faces", "mesh_edges",
+           "edge_distortion", "surface_distances", "topology", "tracking_error", "DEGENERATE_RATIO",
+           "SURFACE_SAMPLES"]
+
+DEGENERATE_RATIO = 0.01
+"""A face is degenerate in a frame when its area is below this fraction of its reference area."""
+SURFACE_SAMPLES = 10_000
+"""Points drawn uniformly on a mesh surface for its Chamfer and Hausdorff distances."""
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals ``(..., F, 3)`` (zero for zero-area faces) and areas ``(..., F)`` of the faces of
+    vertices ``(..., V, 3)``."""
+    v = np.asarray(vertices, np.float64)
+    a, b, c = v[..., faces[:, 0], :], v[..., faces[:, 1], :], v[..., faces[:, 2], :]
+    n = np.cross(b - a, c - a)
+    length = np.linalg.norm(n, axis=-1)
+    return n / np.maximum(length, 1e-300)[..., None], 0.5 * length
+
+
+def face_adjacency(faces: np.ndarray) -> np.ndarray:
+    """``(E, 2)`` int64 pairs of faces sharing an edge (each interior edge once; an edge with more
+    than two faces gives every pair)."""
+    f = np.asarray(faces, np.int64)
+    edges = np.sort(np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
+    owner = np.repeat(np.arange(len(f)), 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    edges, owner = edges[order], owner[order]
+    same = np.all(edges[1:] == edges[:-1], axis=1)
+    pairs = [np.stack([owner[:-1][same], owner[1:][same]], axis=1)]
+    # edges shared by three or more faces: pair every face with the first of its run as well
+    far = np.all(edges[2:] == edges[:-2], axis=1)
+    pairs.append(np.stack([owner[:-2][far], owner[2:][far]], axis=1))
+    return np.concatenate(pairs)
+
+
+def _fold(normals: np.ndarray, areas: np.ndarray, adjacency: np.ndarray) -> np.ndarray:
+    """``(F,)`` bool: a face whose unit normal ``(F, 3)`` points against the area-weighted mean
+    normal of its edge neighbours (``areas (F,)``, ``adjacency (E, 2)``)."""
+    mean = np.zeros_like(normals)
+    weighted = normals * areas[:, None]
+    np.add.at(mean, adjacency[:, 0], weighted[adjacency[:, 1]])
+    np.add.at(mean, adjacency[:, 1], weighted[adjacency[:, 0]])
+    has = np.bincount(adjacency.reshape(-1), minlength=len(normals)) > 0
+    return (np.einsum("fi,fi->f", normals, mean) < 0) & has
+
+
+def flipped_faces(frames: np.ndarray, reference: np.ndarray, faces: np.ndarray,
+                  adjacency: np.ndarray | None = None) -> np.ndarray:
+    """``(K,)`` fraction of faces flipped in each frame relative to the reference: folded over
+    against their edge neighbours in the frame (normal opposite to the neighbours' area-weighted
+    mean normal) but not at the reference. frames ``(K, V, 3)``, reference ``(V, 3)``."""
+    adjacency = face_adjacency(faces) if adjacency is None else adjacency
+    n_ref, a_ref = face_normals(reference, faces)
+    ok_ref = ~_fold(n_ref, a_ref, adjacency)
+    out = np.empty(len(frames))
+    for k, v in enumerate(frames):
+        n, a = face_normals(v, faces)
+        out[k] = np.mean(_fold(n, a, adjacency) & ok_ref)
+    return out
+
+
+def degenerate_faces(frames: np.ndarray, reference: np.ndarray, faces: np.ndarray,
+                     ratio: float = DEGENERATE_RATIO) -> np.ndarray:
+    """``(K,)`` fraction of faces whose area in the frame is below ``ratio`` x their reference
+    area (faces of zero reference area never count)."""
+    _, a_ref = face_normals(reference, faces)
+    _, a = face_normals(frames, faces)
+    return np.mean((a < ratio * a_ref[None]) & (a_ref[None] > 0), axis=1)
+
+
+def mesh_edges(faces: np.ndarray) -> np.ndarray:
+    """``(E, 2)`` int64 unique undirected edges of ``faces``."""
+    f = np.asarray(faces, np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    return np.unique(e, axis=0)
+
+
+def edge_distortion(frames: np.ndarray, reference: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``(K,)`` mean over edges of ``|l_k / l_ref - 1|`` (edges of zero reference length left out)."""
+    e = mesh_edges(faces)
+    ref = np.linalg.norm(reference[e[:, 0]] - reference[e[:, 1]], axis=-1)
+    keep = ref > 0
+    length = np.linalg.norm(frames[:, e[keep, 0]] - frames[:, e[keep, 1]], axis=-1)
+    return np.mean(np.abs(length / ref[keep] - 1.0), axis=1)
+
+
+def surface_distances(vertices: np.ndarray, faces: np.ndarray, cloud: np.ndarray,
+                      n_samples: int = SURFACE_SAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Chamfer distance (squared distances, each direction a mean, summed: units^2) and
+    Hausdorff distance (units) between ``n_samples`` points drawn uniformly on the mesh
+    ``vertices (V, 3)``, ``faces (F, 3)`` and a point cloud ``(N, 3)``."""
+    pts, _, _ = sample_surface(vertices, faces, n_samples, np.random.default_rng(seed))
+    pts = pts.astype(np.float64)
+    cloud = np.asarray(cloud, np.float64)
+    d_mc, _ = cKDTree(cloud).query(pts)
+    d_cm, _ = cKDTree(pts).query(cloud)
+    return float(np.mean(d_mc ** 2) + np.mean(d_cm ** 2)), float(max(d_mc.max(), d_cm.max()))
+
+
+def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
+    """Whether a mesh is edge-manifold (no edge on more than two faces), closed (every edge on
+    exactly two faces) and consistently wound, and its counts (trimesh's checks)."""
+    import trimesh
+
+    m = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(e, axis=0, return_counts=True)
+    return {"vertices": int(len(vertices)), "faces": int(len(faces)),
+            "edge_manifold": bool(np.all(counts <= 2)), "closed": bool(np.all(counts == 2)),
+            "watertight": bool(m.is_watertight), "winding_consistent": bool(m.is_winding_consistent),
+            "boundary_edges": int(np.sum(counts == 1)), "non_manifold_edges": int(np.sum(counts > 2))}
+
+
+def tracking_error(frames: np.ndarray, reference: np.ndarray, gt: np.ndarray, reference_frame: int) -> np.ndarray:
+    """``(K,)`` mean distance (units) from each mesh vertex to its GT point in each frame.
+
+    A vertex's GT point is the GT vertex nearest to it at the reference frame, followed through
+    the GT sequence (the input mesh's own vertices map to themselves). frames ``(K, V, 3)``,
+    reference ``(V, 3)``, gt ``(K, W, 3)``."""
+    _, idx = cKDTree(gt[reference_frame]).query(reference)
+    return np.linalg.norm(frames - gt[:, idx], axis=-1).mean(axis=1)

@@ -1,0 +1,138 @@
+"""One mesh through the sequence (catlas.tracked_mesh) and its quality figures
+(catlas.evaluate.mesh_quality): known answers on small meshes, exact recovery of atlas points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import catlas
+from _eval_helpers import fitted_run_dir
+from catlas.evaluate import mesh_quality as mq
+from catlas.geometry.uv import grid_faces, grid_uv
+from catlas.tracked_mesh import atlas_coordinates, blend_weights, decode_coordinates, tracked_mesh
+
+
+def _grid(n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """A flat n x n vertex grid in the z = 0 plane over [0, 1]^2, faces wound to +z."""
+    uv = np.round(grid_uv(n).double().numpy() * (n - 1)) / (n - 1)  # exact float64 grid
+    return np.concatenate([uv, np.zeros((len(uv), 1))], axis=1), grid_faces(n).numpy()
+
+
+def _tetrahedron() -> tuple[np.ndarray, np.ndarray]:
+    v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    return v, f
+
+
+@pytest.fixture(scope="module")
+def run(example_dir, tmp_path_factory):
+    return catlas.load_run(fitted_run_dir(example_dir, tmp_path_factory.getbasetemp()))
+
+
+def test_face_normals_and_areas_of_a_flat_grid():
+    v, f = _grid(4)
+    n, a = mq.face_normals(v, f)
+    np.testing.assert_allclose(n, np.tile([0.0, 0, 1], (len(f), 1)), atol=1e-12)
+    np.testing.assert_allclose(a, np.full(len(f), 0.5 / 9))
+    n2, a2 = mq.face_normals(np.stack([v, 2 * v]), f)  # (K, V, 3) frames
+    np.testing.assert_allclose(a2[1], 4 * a)
+
+
+def test_face_adjacency_counts_interior_edges():
+    v, f = _grid(4)  # 3 x 3 cells: 9 diagonals + 2 * 3 * 2 interior grid edges
+    assert len(mq.face_adjacency(f)) == 9 + 12
+    _, ft = _tetrahedron()
+    assert len(mq.face_adjacency(ft)) == 6
+
+
+def test_flipped_faces_counts_folds_not_motion():
+    v, f = _grid(6)
+    rigid = v @ np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]).T + [3.0, 1, 2]  # rotated, moved
+    mirrored = v * [1, 1, -1]  # every face reversed: no fold against its neighbours
+    assert mq.flipped_faces(np.stack([v, rigid, mirrored]), v, f).tolist() == [0.0, 0.0, 0.0]
+    folded = v.copy()
+    centre = np.flatnonzero((np.abs(v[:, 0] - 0.4) < 1e-9) & (np.abs(v[:, 1] - 0.4) < 1e-9))[0]
+    folded[centre, :2] += [0.5, 0.5]  # pushed over its neighbours: some faces now face -z
+    n, _ = mq.face_normals(folded, f)
+    down = n[:, 2] < 0
+    assert 0 < down.sum() < len(f) // 4
+    assert mq.flipped_faces(folded[None], v, f)[0] == pytest.approx(down.mean())
+
+
+def test_degenerate_faces_and_edge_distortion():
+    v, f = _grid(4)
+    squashed = v.copy()
+    squashed[:, 1] *= 0.001  # every face to 0.1 % of its area
+    assert mq.degenerate_faces(np.stack([v, squashed]), v, f).tolist() == [0.0, 1.0]
+    assert mq.edge_distortion(np.stack([v, 2.0 * v + 1.0]), v, f) == pytest.approx([0.0, 1.0])
+    assert len(mq.mesh_edges(f)) == 3 * 4 * 2 + 9  # grid edges + diagonals
+
+
+def test_surface_distances_of_a_shifted_plane():
+    v, f = _grid(11)
+    cloud = np.concatenate([_grid(101)[0][:, :2], np.zeros((101 * 101, 1))], axis=1)
+    cd0, h0 = mq.surface_distances(v, f, cloud, n_samples=20_000)
+    assert cd0 < 1e-4 and h0 < 0.03  # sampling gaps only
+    cd, h = mq.surface_distances(v + [0, 0, 0.05], f, cloud, n_samples=20_000)
+    assert cd == pytest.approx(2 * 0.05**2, rel=0.05) and h == pytest.approx(0.05, abs=0.008)
+
+
+def test_topology_of_closed_and_open_meshes():
+    v, f = _tetrahedron()
+    t = mq.topology(v, f)
+    assert t["closed"] and t["watertight"] and t["edge_manifold"] and t["winding_consistent"]
+    t = mq.topology(v, f[:3])
+    assert not t["closed"] and not t["watertight"] and t["boundary_edges"] == 3
+    fan = np.array([[0, 1, 2], [0, 1, 3], [0, 1, 4]])  # edge 0-1 on three faces
+    assert mq.topology(np.random.default_rng(0).normal(size=(5, 3)), fan)["non_manifold_edges"] == 1
+
+
+def test_tracking_error_follows_the_nearest_gt_vertex():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(3, 50, 3))
+    ref = gt[1] + 1e-4  # the mesh's vertices sit on the GT vertices of frame 1
+    np.testing.assert_allclose(mq.tracking_error(gt, ref, gt, 1), 0.0)
+    shifted = gt + [0.0, 0.3, 0.4]
+    np.testing.assert_allclose(mq.tracking_error(shifted, ref, gt, 1), 0.5)
+
+
+def test_blend_weights_ramp_at_patch_borders():
+    uv = np.array([[[0.5, 0.5], [0.0, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5], [0.99, 0.5]]])
+    residual = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    w = blend_weights(uv, residual, np.array([True, True]), width=0.01, border=0.1)
+    np.testing.assert_allclose(w.sum(axis=0), 1.0)
+    np.testing.assert_allclose(w[:, 0], [0.5, 0.5])  # two patches alike
+    np.testing.assert_allclose(w[:, 1], [0.0, 1.0])  # on patch 0's border
+    np.testing.assert_allclose(w[:, 2], [1.0, 0.0])  # patch 1 far away
+    w = blend_weights(uv, residual, np.array([False, True]), width=0.01, border=0.1)
+    np.testing.assert_allclose(w[:, 2], [0.0, 1.0])  # a collapsed patch never counts
+
+
+def test_atlas_coordinates_recover_points_on_the_atlas(run):
+    """Points decoded from known (patch, uv) are found again: residual ~ 0, the same point."""
+    P = run.n_patches
+    rng = np.random.default_rng(1)
+    uv_true = rng.uniform(0.15, 0.85, size=(P, 5, 2))
+    with torch.inference_mode():
+        pts, _ = run.model.decode(run.codes()[2:3], torch.as_tensor(uv_true, dtype=torch.float32))
+    x = pts[0].double().numpy().reshape(-1, 3)
+    coords = atlas_coordinates(run, 2, x)
+    best = coords.residual.min(axis=0)
+    assert best.max() < 1e-3 * np.ptp(x, axis=0).max()
+    back = decode_coordinates(run, coords, frames=[2])[0]
+    np.testing.assert_allclose(back, x, atol=1e-5)  # offsets carry the remaining residual
+
+
+def test_tracked_mesh_keeps_the_input_mesh_and_its_faces(run):
+    tm = tracked_mesh(run)
+    seq = tm.sequence
+    K = run.n_frames
+    assert tm.frame == K // 2 and tm.source == "input mesh"
+    assert seq.vertices.shape == (K, run.sequence.vertices.shape[1], 3)
+    np.testing.assert_array_equal(seq.faces, run.sequence.faces)
+    ref = run.sequence.to_input_units(run.sequence.vertices[tm.frame])
+    np.testing.assert_allclose(seq.vertices[tm.frame], ref, atol=1e-4 * np.ptp(ref, axis=0).max())
+    assert np.isfinite(seq.vertices).all() and not np.allclose(seq.vertices[0], seq.vertices[-1])
+    assert seq.texcoords.shape == (seq.vertices.shape[1], 2) and (seq.texcoords >= 0).all()
