@@ -136,3 +136,27 @@ def test_tracked_mesh_keeps_the_input_mesh_and_its_faces(run):
     np.testing.assert_allclose(seq.vertices[tm.frame], ref, atol=1e-4 * np.ptp(ref, axis=0).max())
     assert np.isfinite(seq.vertices).all() and not np.allclose(seq.vertices[0], seq.vertices[-1])
     assert seq.texcoords.shape == (seq.vertices.shape[1], 2) and (seq.texcoords >= 0).all()
+
+
+def test_a_cloud_input_gets_a_mesh_through_its_points(run):
+    """Without an input mesh the reference mesh is made from the frame's stored points: every
+    vertex is one of them and the mesh lies on the cloud."""
+    pytest.importorskip("pymeshlab")  # a test extra; catlas[mesh] for users
+    from catlas.tracked_mesh import reference_mesh
+
+    seq = run.sequence
+    saved = seq.vertices, seq.faces
+    try:
+        seq.vertices = seq.faces = None
+        v, f, source = reference_mesh(run, 3)
+    finally:
+        seq.vertices, seq.faces = saved
+    assert source == "ball pivoting" and len(f) > len(v) // 2
+    t = mq.topology(v, f)
+    assert t["edge_manifold"]
+    from scipy.spatial import cKDTree
+
+    assert np.median(cKDTree(seq.points[3]).query(v)[0]) < 1e-6  # its vertices are cloud points
+    cd, _ = mq.surface_distances(v, f, seq.points[3])
+    cd_input, _ = mq.surface_distances(seq.vertices[3], seq.faces, seq.points[3])
+    assert cd < 3 * cd_input

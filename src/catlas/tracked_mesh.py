@@ -5,8 +5,8 @@ that decodes to the same surface point in every other frame. A mesh built once, 
 frame, therefore moves through the sequence with fixed connectivity:
 
 1. **Reference mesh** (:func:`reference_mesh`): the input mesh of the reference frame when the run
-   stores one (mesh input with shared connectivity), else a screened Poisson surface of the
-   frame's stored points (pymeshlab).
+   stores one (mesh input with shared connectivity), else a ball-pivoting mesh of the frame's
+   stored points (pymeshlab).
 2. **Atlas coordinates** (:func:`atlas_coordinates`): each vertex takes the (patch, uv) of its
    nearest dense atlas sample at the reference frame, then a few damped Gauss-Newton steps move
    uv so that the decoded point meets the vertex.
@@ -33,7 +33,7 @@ from catlas.surface import persistent_patches
 if TYPE_CHECKING:
     from catlas.run import Run
 
-__all__ = ["AtlasCoordinates", "TrackedMesh", "reference_frame", "reference_mesh", "poisson_mesh",
+__all__ = ["AtlasCoordinates", "TrackedMesh", "reference_frame", "reference_mesh", "cloud_mesh",
            "atlas_coordinates", "blend_weights", "decode_coordinates", "tracked_mesh", "SEARCH_RESOLUTION",
            "REFINE_STEPS"]
 
@@ -46,8 +46,8 @@ BLEND_WIDTH = 0.01
 weighs exp(-1) as much (:func:`blend_weights`)."""
 BLEND_BORDER = 0.1
 """uv distance from a patch's border over which its weight ramps from 0 to 1."""
-POISSON_DEPTH = 8
-"""Octree depth of the screened Poisson reconstruction of a point-cloud reference frame."""
+HOLE_EDGES = 100
+"""Holes of up to this many boundary edges are closed in a mesh made from a cloud."""
 
 
 @dataclass
@@ -77,7 +77,7 @@ class TrackedMesh:
     sequence: MeshSequence  # (K, V, 3) input units, fixed faces
     coordinates: AtlasCoordinates
     frame: int  # the reference frame
-    source: str  # "input mesh" or "poisson"
+    source: str  # "input mesh" or "ball pivoting"
 
 
 def reference_frame(run: "Run", frame: int | None = None) -> int:
@@ -91,22 +91,23 @@ def reference_frame(run: "Run", frame: int | None = None) -> int:
     return frame % K
 
 
-def poisson_mesh(points: np.ndarray, depth: int = POISSON_DEPTH) -> tuple[np.ndarray, np.ndarray]:
-    """Screened Poisson surface (pymeshlab) of a cloud ``(N, 3)``: vertices ``(V, 3)``, faces ``(F, 3)``.
+def cloud_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A triangle mesh through a cloud's points ``(N, 3)``: vertices ``(V, 3)``, faces ``(F, 3)``.
 
-    Normals are estimated from 10 neighbours and oriented consistently; vertices whose octree
-    support is lowest (Poisson's extrapolation far from the points) are removed, then unreferenced
-    vertices."""
+    Ball pivoting (pymeshlab), non-manifold edges and vertices repaired, holes of up to
+    ``HOLE_EDGES`` edges closed. Ball pivoting, not screened Poisson: on clouds of a few thousand
+    points of thin parts (legs), Poisson's normal orientation fails and its surface strays far
+    from the points, while ball pivoting keeps every vertex on a point (it may leave holes)."""
     try:
         import pymeshlab
     except ImportError:
         raise CatlasError("a mesh from a point cloud needs pymeshlab: pip install pymeshlab") from None
     ms = pymeshlab.MeshSet()
     ms.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(points, np.float64)))
-    ms.compute_normal_for_point_clouds(k=10, smoothiter=0)
-    ms.generate_surface_reconstruction_screened_poisson(depth=depth, preclean=True)
-    ms.compute_selection_by_condition_per_vertex(condselect="q < 1.5")  # low support
-    ms.meshing_remove_selected_vertices()
+    ms.generate_surface_reconstruction_ball_pivoting()
+    ms.meshing_repair_non_manifold_edges()
+    ms.meshing_repair_non_manifold_vertices()
+    ms.meshing_close_holes(maxholesize=HOLE_EDGES, newfaceselected=False)
     ms.meshing_remove_unreferenced_vertices()
     m = ms.current_mesh()
     return m.vertex_matrix().astype(np.float64), m.face_matrix().astype(np.int64)
@@ -114,12 +115,12 @@ def poisson_mesh(points: np.ndarray, depth: int = POISSON_DEPTH) -> tuple[np.nda
 
 def reference_mesh(run: "Run", frame: int) -> tuple[np.ndarray, np.ndarray, str]:
     """The mesh at ``frame`` in normalised units: vertices ``(V, 3)``, faces ``(F, 3)``, and its
-    source ("input mesh" or "poisson")."""
+    source ("input mesh" or "ball pivoting", :func:`cloud_mesh`)."""
     seq = run.sequence
     if seq.vertices is not None and seq.faces is not None:
         return seq.vertices[frame].astype(np.float64), seq.faces.astype(np.int64), "input mesh"
-    v, f = poisson_mesh(seq.points[frame])
-    return v, f, "poisson"
+    v, f = cloud_mesh(seq.points[frame])
+    return v, f, "ball pivoting"
 
 
 def blend_weights(uv: np.ndarray, residual: np.ndarray, kept: np.ndarray,
