@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import struct
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +11,7 @@ import trimesh
 
 import catlas
 from _eval_helpers import fitted_run_dir
+from _gltf import validate_glb, validator_env
 from catlas.cli import main
 from catlas.errors import CatlasError
 from catlas.export.gltf import DEFAULT_FPS, read_accessor
@@ -205,38 +201,11 @@ def test_glb_fps_is_recorded_and_printed(run, tmp_path, capsys):
     np.testing.assert_allclose(times, (np.arange(run.n_frames) + 1) / 12.5, rtol=1e-6)
 
 
-def _validator_env() -> dict | None:
-    node = shutil.which("node")
-    if node is None:
-        return None
-    local = Path(__file__).resolve().parents[1] / ".tools" / "node_modules"  # `make test` installs it
-    roots = [os.environ.get("NODE_PATH", ""), str(local)]
-    npm = shutil.which("npm")
-    if npm:
-        try:
-            roots.append(subprocess.run([npm, "root", "-g"], capture_output=True, text=True,
-                                        timeout=30).stdout.strip())
-        except (OSError, subprocess.SubprocessError):
-            pass
-    env = dict(os.environ, NODE_PATH=os.pathsep.join(r for r in roots if r))
-    probe = subprocess.run([node, "-e", "require.resolve('gltf-validator')"], env=env,
-                           capture_output=True, timeout=30)
-    return env if probe.returncode == 0 else None
-
-
 def test_glb_passes_khronos_validator(exported):
-    env = _validator_env()
+    env = validator_env()
     if env is None:
         pytest.skip("node or the npm package gltf-validator is absent (npm install -g gltf-validator)")
-    path = exported[0] / "glb" / "sequence.glb"
-    script = ("const v=require('gltf-validator');const fs=require('fs');"
-              "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
-              ".then(r=>console.log(JSON.stringify(r.issues)))"
-              ".catch(e=>{console.error(e);process.exit(3);});")
-    res = subprocess.run(["node", "-e", script, str(path)], env=env, capture_output=True,
-                         text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
-    issues = json.loads(res.stdout)
+    issues = validate_glb(exported[0] / "glb" / "sequence.glb", env)
     assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"][:5]
 
 

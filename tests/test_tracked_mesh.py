@@ -160,3 +160,41 @@ def test_a_cloud_input_gets_a_mesh_through_its_points(run):
     cd, _ = mq.surface_distances(v, f, seq.points[3])
     cd_input, _ = mq.surface_distances(seq.vertices[3], seq.faces, seq.points[3])
     assert cd < 3 * cd_input
+
+
+def test_the_tracked_mesh_exports_with_one_connectivity(run, tmp_path):
+    """export --surface mesh: every format, the input mesh's faces in every frame (trimesh reads
+    them back), frame k's vertices those of the tracked mesh, a GLB the Khronos validator passes."""
+    import trimesh
+
+    from _gltf import validate_glb, validator_env
+    from catlas.export.sequence import export_run, read_pc2
+
+    written = export_run(run, ["obj", "ply", "glb", "pc2"], out=tmp_path, surface="mesh")
+    tm = tracked_mesh(run)
+    K = run.n_frames
+    assert len(written["obj"]) == K + 2 and len(written["ply"]) == K + 1
+    for k in range(K):
+        for fmt in ("obj", "ply"):
+            m = trimesh.load(tmp_path / fmt / f"frame_{k:04d}.{fmt}", process=False, maintain_order=True)
+            np.testing.assert_array_equal(m.faces, run.sequence.faces)
+            np.testing.assert_allclose(m.vertices, tm.sequence.vertices[k], atol=2e-6)
+    frames, _ = read_pc2(tmp_path / "pc2" / "sequence.pc2")
+    np.testing.assert_allclose(frames, tm.sequence.vertices, atol=1e-5)
+    header = (tmp_path / "obj" / "frame_0000.obj").read_text().splitlines()[1]
+    assert f"input mesh of frame {tm.frame}" in header
+    env = validator_env()
+    if env is not None:
+        issues = validate_glb(tmp_path / "glb" / "sequence.glb", env)
+        assert issues["numErrors"] == 0, issues["messages"][:5]
+
+
+def test_export_surface_mesh_from_the_cli(run, tmp_path):
+    from catlas.cli import main
+
+    assert main(["export", str(run.path), "--format", "obj", "--surface", "mesh", "--reference", "1",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert "input mesh of frame 1" in (tmp_path / "obj" / "frame_0000.obj").read_text()
+    assert main(["export", str(run.path), "--format", "obj", "--surface", "mesh", "--reference", "99",
+                 "--out", str(tmp_path / "b"), "--quiet"]) == 2
+    assert not (tmp_path / "b").exists()

@@ -202,7 +202,8 @@ def _export(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir, device=args.device)
     written = export_run(run, args.format, out=args.out, resolution=args.resolution,
                          overwrite=args.overwrite, fps=fps,
-                         drop_collapsed=not args.keep_collapsed, progress=not args.quiet)
+                         drop_collapsed=not args.keep_collapsed, progress=not args.quiet,
+                         surface=args.surface, reference=args.reference)
     for fmt, paths in written.items():
         timing = {"glb": f" (animation at {fps:g} fps, frame k keyed at (k + 1) / {fps:g} s)",
                   "pc2": " (sample k at frame k + 1; in Blender set Mesh Cache's Frame Start to 1)"}.get(fmt, "")
@@ -368,15 +369,25 @@ def build_parser() -> argparse.ArgumentParser:
     x = _command(sub, "export", "write the surface sequence as OBJ/PLY per frame, GLB or PC2",
                  "  catlas export runs/demo --format obj             # runs/demo/export/obj/frame_0000.obj ...\n"
                  "  catlas export runs/demo --format ply glb pc2     # several formats at once\n"
-                 "  catlas export runs/demo --format glb --out my_x  # my_x/glb/sequence.glb")
+                 "  catlas export runs/demo --format glb --out my_x  # my_x/glb/sequence.glb\n"
+                 "  catlas export runs/demo --format glb --surface mesh  # one mesh, animated: "
+                 "runs/demo/export/mesh/glb/sequence.glb")
     x.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
     x.add_argument("--format", nargs="+", required=True, choices=("obj", "ply", "glb", "pc2"),
                    help="obj/ply: one file per frame; glb: one animated file (morph targets); "
                         "pc2: point cache + the frame-0 OBJ it animates")
+    x.add_argument("--surface", choices=("atlas", "mesh"), default="atlas",
+                   help="atlas: every patch's UV grid (the atlas's texture and UVs); mesh: one mesh "
+                        "(the input mesh of --reference, or a mesh through its cloud) whose "
+                        "vertices the atlas carries through every frame (default atlas)")
+    x.add_argument("--reference", type=int, metavar="K",
+                   help="--surface mesh: the frame the mesh is taken from (default: the middle frame)")
     x.add_argument("--resolution", type=int, metavar="R",
-                   help="UV grid vertices per patch side, 2 to 512 (default: the run's train.mesh_resolution)")
+                   help="--surface atlas: UV grid vertices per patch side, 2 to 512 (default: the "
+                        "run's train.mesh_resolution)")
     x.add_argument("--out", metavar="DIR",
-                   help="each format goes to DIR/FORMAT (default DIR: RUN_DIR/export)")
+                   help="each format goes to DIR/FORMAT (default DIR: RUN_DIR/export, with "
+                        "--surface mesh RUN_DIR/export/mesh)")
     x.add_argument("--fps", type=float, metavar="FPS",
                    help="GLB animation frame rate, frames per second (default 24, Blender's; 0.01 "
                         "to 1000); frame k is keyed at (k + 1) / FPS s: Blender frame k + 1 in a "

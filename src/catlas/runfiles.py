@@ -48,6 +48,8 @@ OFFSET_PLOT_FILE = "by_offset.png"
 # ----------------------------------------------------------------------------- catlas export
 EXPORT_DIR = "export"
 EXPORT_FORMATS = ("obj", "ply", "glb", "pc2")
+TRACKED_MESH_DIR = "mesh"
+"""``export --surface mesh``'s folder inside EXPORT_DIR (the one tracked mesh, per format)."""
 TEXTURE_PNG = "atlas_checker.png"
 MATERIAL_MTL = "atlas.mtl"
 GLB_FILE = "sequence.glb"
@@ -79,7 +81,7 @@ OWN: list[re.Pattern] = [re.compile(p) for p in (
     rf"{re.escape(MESH_DIR)}(/({_FRAME}\.obj|{_alt(MATERIAL_MTL, TEXTURE_PNG)}))?",
     rf"{re.escape(TB_DIR)}(/events\.out\.tfevents\.[^/]+)?",
     rf"{re.escape(EVAL_DIR)}(/[\w-]+\.(json|csv|png))?",
-    rf"{re.escape(EXPORT_DIR)}(/({_alt(*EXPORT_FORMATS)})(/({_FRAME}\.(obj|ply)|"
+    rf"{re.escape(EXPORT_DIR)}(/{re.escape(TRACKED_MESH_DIR)})?(/({_alt(*EXPORT_FORMATS)})(/({_FRAME}\.(obj|ply)|"
     rf"{_alt(MATERIAL_MTL, TEXTURE_PNG, GLB_FILE, PC2_OBJ, PC2_FILE)}))?)?",
     rf"{re.escape(RENDER_DIR)}(/({_alt(SURFACE_DIR, SIDE_BY_SIDE_DIR)})(/{_FRAME}\.png)?"
     r"|/[\w-]+\.(png|gif|mp4))?",

@@ -233,5 +233,6 @@ def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -
     tex = to_texture_uv(torch.as_tensor(uv)[None].expand(run.n_patches, -1, -1))
     texcoords = tex[torch.as_tensor(patch), torch.arange(len(patch))].numpy()
     seq = MeshSequence(vertices=run.sequence.to_input_units(xyz), faces=faces, texcoords=texcoords,
-                       patch=patch, uv=uv, kept=kept, resolution=0, names=list(run.sequence.names))
+                       patch=patch, uv=uv, kept=kept, resolution=0, names=list(run.sequence.names),
+                       reference=r, source=source)
     return TrackedMesh(sequence=seq, coordinates=coords, frame=r, source=source)

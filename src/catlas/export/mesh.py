@@ -91,8 +91,10 @@ class MeshSequence:
     patch: np.ndarray  # (V,) int64 patch of each vertex (original patch numbering)
     uv: np.ndarray  # (V, 2) each vertex's uv in its patch's [0, 1]^2
     kept: np.ndarray  # (P,) bool patches kept
-    resolution: int
+    resolution: int  # UV grid vertices per patch side (0 for a tracked mesh)
     names: list[str]  # (K,) input frame names
+    reference: int | None = None  # a tracked mesh's reference frame (catlas.tracked_mesh); None: patch grids
+    source: str = ""  # a tracked mesh's reference mesh: "input mesh" or "ball pivoting"
 
     @property
     def n_frames(self) -> int:

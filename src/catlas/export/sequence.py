@@ -19,7 +19,7 @@ from catlas.export.obj import obj_text
 from catlas.export.texture import checker_texture, png_bytes
 from catlas.fileio import atomic_path, atomic_write_bytes, atomic_write_text
 from catlas.runfiles import (EXPORT_DIR, EXPORT_FORMATS, GLB_FILE, MATERIAL_MTL, PC2_FILE, PC2_OBJ,
-                             TEXTURE_PNG)
+                             TEXTURE_PNG, TRACKED_MESH_DIR)
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -29,6 +29,8 @@ __all__ = ["check_resolution", "check_fps", "MIN_FPS", "MAX_FPS", "check_free", 
            "export_run", "DEFAULT_FPS", "TEXTURE_PNG", "MATERIAL_MTL", "MATERIAL_NAME", "PC2_MAGIC"]
 
 FORMATS = EXPORT_FORMATS
+SURFACES = ("atlas", "mesh")
+"""What export writes: every patch's UV grid, or one mesh carried through the sequence."""
 MATERIAL_NAME = "atlas_checker"
 PC2_MAGIC = b"POINTCACHE2\0"
 _PC2_HEADER = struct.Struct("<12siiffi")
@@ -115,7 +117,12 @@ def read_pc2(path: str | Path) -> tuple[np.ndarray, dict]:
 
 def _header(seq: MeshSequence, k: int) -> str:
     dropped = np.flatnonzero(~seq.kept).tolist()
-    return (f"catlas atlas surface, frame {k} ({seq.names[k] if k < len(seq.names) else k})\n"
+    name = seq.names[k] if k < len(seq.names) else k
+    if seq.reference is not None:
+        return (f"catlas tracked mesh, frame {k} ({name})\n"
+                f"the {seq.source} of frame {seq.reference} carried through every frame by the atlas "
+                f"({int(seq.kept.sum())} of {seq.n_patches} patches; texture: each vertex's patch), input units")
+    return (f"catlas atlas surface, frame {k} ({name})\n"
             f"{int(seq.kept.sum())} of {seq.n_patches} patches (collapsed, left out: {dropped}), "
             f"{seq.resolution}x{seq.resolution} UV grid each, input units")
 
@@ -179,13 +186,19 @@ def export_sequence(seq: MeshSequence, fmt: str, out: str | Path, overwrite: boo
 
 def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None,
                resolution: int | None = None, overwrite: bool = False, fps: float = DEFAULT_FPS,
-               drop_collapsed: bool = True, progress: bool = False) -> dict[str, list[Path]]:
-    """Export a run's surface sequence: each format into ``out``/FORMAT (``out`` default
-    RUN_DIR/export), for one format as for several.
+               drop_collapsed: bool = True, progress: bool = False, surface: str = "atlas",
+               reference: int | None = None) -> dict[str, list[Path]]:
+    """Export a run's surface sequence: each format into ``out``/FORMAT, for one format as for
+    several. ``surface``: "atlas" (every patch's UV grid; ``out`` default RUN_DIR/export) or
+    "mesh" (one mesh carried through the sequence, :func:`catlas.tracked_mesh.tracked_mesh` at
+    frame ``reference``; ``out`` default RUN_DIR/export/mesh; ``resolution`` and
+    ``drop_collapsed`` do not apply).
 
     Nothing is written when any target file exists and ``overwrite`` is False, or when
     ``resolution`` (None = the run's ``train.mesh_resolution``) or ``fps`` is out of range.
     """
+    if surface not in SURFACES:
+        raise CatlasError(f"--surface must be one of {', '.join(SURFACES)}, got {surface!r}")
     check_resolution(resolution)
     check_fps(fps)
     formats = list(dict.fromkeys(formats))
@@ -194,10 +207,17 @@ def export_run(run: "Run", formats: Iterable[str], out: str | Path | None = None
     for f in formats:
         if f not in FORMATS:
             raise CatlasError(f"unknown export format {f!r} (choose from {', '.join(FORMATS)})")
-    base = Path(out) if out is not None else run.path / EXPORT_DIR
+    default = run.path / EXPORT_DIR / (TRACKED_MESH_DIR if surface == "mesh" else "")
+    base = Path(out) if out is not None else default
     dirs = {f: base / f for f in formats}
     for f in formats:  # refuse before decoding anything
         check_free(_planned(f, dirs[f], run.n_frames), overwrite)
-    seq = mesh_sequence(run, resolution, drop_collapsed=drop_collapsed, progress=progress)
+    if surface == "mesh":
+        from catlas.tracked_mesh import reference_frame, tracked_mesh
+
+        reference_frame(run, reference)  # checked before the work
+        seq = tracked_mesh(run, reference, progress=progress).sequence
+    else:
+        seq = mesh_sequence(run, resolution, drop_collapsed=drop_collapsed, progress=progress)
     return {f: export_sequence(seq, f, dirs[f], overwrite=overwrite, fps=fps, progress=progress)
             for f in formats}
