@@ -131,10 +131,27 @@ def _eval(args: argparse.Namespace) -> int:
     run = load_run(run_dir, device=args.device)
     gt = load_gt(run, args.gt)
     result = evaluate(run, gt, settings)
+    mesh_lines = _eval_tracked_mesh(run, gt, result.summary, progress=False)
     out = write_eval(run_dir, result, overwrite=args.overwrite)
     print(format_table(result.summary))
+    print(mesh_lines)
     print(f"wrote {out} ({len(result.pairs)} pairs, {result.summary['seconds']:.1f} s)")
     return 0
+
+
+def _eval_tracked_mesh(run, gt, summary: dict, progress: bool) -> str:
+    """Score the tracked mesh (export --surface mesh) into ``summary["tracked_mesh"]``; the lines
+    to print (a note when it cannot be made here)."""
+    from catlas.evaluate.mesh_quality import format_mesh_report, mesh_report
+    from catlas.tracked_mesh import tracked_mesh
+
+    try:
+        report = mesh_report(run, tracked_mesh(run, progress=progress), gt)
+    except CatlasError as e:  # a cloud input without pymeshlab
+        summary["tracked_mesh"] = None
+        return f"tracked mesh: not scored ({e})"
+    summary["tracked_mesh"] = report
+    return format_mesh_report(report)
 
 
 def _compare(args: argparse.Namespace) -> int:

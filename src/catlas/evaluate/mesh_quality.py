@@ -8,13 +8,20 @@ Every function takes a mesh sequence with fixed connectivity: vertices ``(K, V, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from catlas.data.sampling import sample_surface
 
+if TYPE_CHECKING:
+    from catlas.run import Run
+    from catlas.tracked_mesh import TrackedMesh
+
 __all__ = ["face_normals", "face_adjacency", "flipped_faces", "degenerate_faces", "mesh_edges",
-           "edge_distortion", "surface_distances", "topology", "tracking_error", "DEGENERATE_RATIO",
+           "edge_distortion", "surface_distances", "topology", "tracking_error", "mesh_report",
+           "format_mesh_report", "DEGENERATE_RATIO",
            "SURFACE_SAMPLES"]
 
 DEGENERATE_RATIO = 0.01
@@ -135,3 +142,81 @@ def tracking_error(frames: np.ndarray, reference: np.ndarray, gt: np.ndarray, re
     reference ``(V, 3)``, gt ``(K, W, 3)``."""
     _, idx = cKDTree(gt[reference_frame]).query(reference)
     return np.linalg.norm(frames - gt[:, idx], axis=-1).mean(axis=1)
+
+
+def mesh_report(run: "Run", tracked: "TrackedMesh", gt: np.ndarray | None = None,
+                n_samples: int = SURFACE_SAMPLES) -> dict:
+    """The tracked mesh's figures for metrics.json (docs/evaluation.md, 8), in the run's
+    normalised units: per frame and summarised. ``gt``: ``(K, W, 3)`` normalised GT vertices (the
+    tracking error and the GT's own edge distortion), or None.
+
+    Distances x1e3 like msL2 (code convention): the Chamfer distance of the mesh and of the atlas
+    (its export mesh, collapsed patches left out) to the frame's stored cloud, the Hausdorff
+    distance of the mesh; flipped and degenerate faces and edge distortion in %."""
+    from catlas.export.mesh import mesh_sequence
+
+    seq = run.sequence
+    mesh = seq.to_normalized(tracked.sequence.vertices)
+    faces = tracked.sequence.faces
+    atlas = mesh_sequence(run)
+    atlas_v = seq.to_normalized(atlas.vertices)
+    r = tracked.frame
+    cd, hd, cd_atlas = [], [], []
+    for k in range(run.n_frames):
+        c, h = surface_distances(mesh[k], faces, seq.points[k], n_samples)
+        cd.append(c)
+        hd.append(h)
+        cd_atlas.append(surface_distances(atlas_v[k], atlas.faces, seq.points[k], n_samples)[0])
+    per_frame = {
+        "chamfer": np.array(cd) * 1e3, "atlas_chamfer": np.array(cd_atlas) * 1e3,
+        "hausdorff": np.array(hd) * 1e3,
+        "flipped_pct": flipped_faces(mesh, mesh[r], faces) * 100,
+        "degenerate_pct": degenerate_faces(mesh, mesh[r], faces) * 100,
+        "edge_distortion_pct": edge_distortion(mesh, mesh[r], faces) * 100,
+    }
+    if gt is not None:
+        per_frame["tracking_error"] = tracking_error(mesh, mesh[r], gt, r) * 1e3
+        if seq.faces is not None and gt.shape[1] == seq.vertices.shape[1]:
+            per_frame["gt_edge_distortion_pct"] = edge_distortion(gt, gt[r], seq.faces) * 100
+    summary = {
+        "chamfer": float(per_frame["chamfer"].mean()),
+        "atlas_chamfer": float(per_frame["atlas_chamfer"].mean()),
+        "chamfer_ratio_max": float(np.max(per_frame["chamfer"] / per_frame["atlas_chamfer"])),
+        "hausdorff_max": float(per_frame["hausdorff"].max()),
+        "flipped_pct_max": float(per_frame["flipped_pct"].max()),
+        "degenerate_pct_max": float(per_frame["degenerate_pct"].max()),
+        "edge_distortion_pct": float(per_frame["edge_distortion_pct"].mean()),
+    }
+    for key in ("tracking_error", "gt_edge_distortion_pct"):
+        if key in per_frame:
+            summary[key] = float(per_frame[key].mean())
+    return {
+        "reference_frame": r, "source": tracked.source,
+        "reference_mesh": topology(mesh[r], faces),
+        "summary": summary,
+        "per_frame": {k: [round(float(x), 6) for x in v] for k, v in per_frame.items()},
+        "units": {"chamfer": "x1e3 normalised units^2 (squared distances, each direction a mean, "
+                             f"summed; {n_samples} surface samples)",
+                  "hausdorff": "x1e3 normalised units", "tracking_error": "x1e3 normalised units "
+                  "(mean distance, as msL2 in the code convention)",
+                  "flipped_pct": "% of faces folded against their neighbours, not at the reference",
+                  "degenerate_pct": f"% of faces below {DEGENERATE_RATIO:g} x their reference area",
+                  "edge_distortion_pct": "% mean |l / l_reference - 1| over edges"},
+    }
+
+
+def format_mesh_report(report: dict) -> str:
+    """A few printed lines of :func:`mesh_report`."""
+    s, t = report["summary"], report["reference_mesh"]
+    shape = "closed" if t["closed"] else f"open ({t['boundary_edges']} boundary edges)"
+    lines = [f"tracked mesh: the {report['source']} of frame {report['reference_frame']}, "
+             f"{t['vertices']} vertices, {t['faces']} faces, "
+             f"{'edge-manifold' if t['edge_manifold'] else 'NOT edge-manifold'}, {shape}",
+             f"  Chamfer to the clouds {s['chamfer']:.4f} x1e3 (the atlas's {s['atlas_chamfer']:.4f}; "
+             f"worst frame {s['chamfer_ratio_max']:.2f} x), Hausdorff max {s['hausdorff_max']:.1f} x1e3",
+             f"  flipped faces max {s['flipped_pct_max']:.2f} %, degenerate max "
+             f"{s['degenerate_pct_max']:.2f} %, edge distortion {s['edge_distortion_pct']:.1f} %"
+             + (f" (the GT's {s['gt_edge_distortion_pct']:.1f} %)" if "gt_edge_distortion_pct" in s else "")]
+    if "tracking_error" in s:
+        lines.append(f"  vertex tracking error {s['tracking_error']:.4f} x1e3 (msL2's units)")
+    return "\n".join(lines)
