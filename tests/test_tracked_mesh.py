@@ -220,3 +220,17 @@ def test_eval_reports_the_tracked_mesh(run, tmp_path, capsys):
     assert pf["flipped_pct"][3] == 0.0 and pf["edge_distortion_pct"][3] < 1e-3
     assert s["tracking_error"] == pytest.approx(np.mean(pf["tracking_error"]))
     assert 0 < s["chamfer"] and 0 < s["atlas_chamfer"]
+
+
+def test_smoothing_displacements_keeps_the_reference_and_rigid_motion():
+    from catlas.tracked_mesh import smooth_displacements
+
+    v, f = _grid(6)
+    rng = np.random.default_rng(0)
+    frames = np.stack([v, v + [0.3, -0.2, 1.0], v + rng.normal(scale=0.01, size=v.shape)])
+    out = smooth_displacements(frames, 0, f, steps=5)
+    np.testing.assert_array_equal(out[0], v)  # the reference frame as it was
+    np.testing.assert_allclose(out[1], frames[1], atol=1e-12)  # a translation is smooth already
+    noise_before = np.abs(frames[2] - v).std()
+    assert np.abs(out[2] - v).std() < 0.5 * noise_before  # jitter damped
+    assert smooth_displacements(frames, 0, f, steps=0).tolist() == frames.tolist()

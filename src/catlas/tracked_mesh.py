@@ -10,7 +10,9 @@ frame, therefore moves through the sequence with fixed connectivity:
 2. **Atlas coordinates** (:func:`atlas_coordinates`): each vertex takes the (patch, uv) of its
    nearest dense atlas sample at the reference frame, then a few damped Gauss-Newton steps move
    uv so that the decoded point meets the vertex.
-3. **Decoding** (:func:`decode_coordinates`): every vertex's (patch, uv) decoded in every frame.
+3. **Decoding** (:func:`decode_coordinates`): every vertex's (patch, uv) decoded in every frame,
+   its offset from the atlas carried along; then each frame's displacement from the reference
+   frame is smoothed over the mesh (:func:`smooth_displacements`).
 
 Units: normalised units inside (the run's centre and scale), input units in the returned
 :class:`~catlas.export.mesh.MeshSequence`.
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from catlas.run import Run
 
 __all__ = ["AtlasCoordinates", "TrackedMesh", "reference_frame", "reference_mesh", "cloud_mesh",
-           "atlas_coordinates", "blend_weights", "decode_coordinates", "tracked_mesh", "SEARCH_RESOLUTION",
+           "atlas_coordinates", "blend_weights", "decode_coordinates", "smooth_displacements", "tracked_mesh", "SEARCH_RESOLUTION", "SMOOTHING_STEPS",
            "REFINE_STEPS"]
 
 SEARCH_RESOLUTION = 64
@@ -46,6 +48,9 @@ BLEND_WIDTH = 0.01
 weighs exp(-1) as much (:func:`blend_weights`)."""
 BLEND_BORDER = 0.1
 """uv distance from a patch's border over which its weight ramps from 0 to 1."""
+SMOOTHING_STEPS = 5
+"""Steps of neighbour averaging (half own, half the mean of the edge neighbours) applied to every
+frame's displacement from the reference frame (:func:`smooth_displacements`)."""
 HOLE_EDGES = 100
 """Holes of up to this many boundary edges are closed in a mesh made from a cloud."""
 
@@ -160,16 +165,16 @@ def decode_coordinates(run: "Run", coords: AtlasCoordinates, frames: list[int] |
     reference frame gives back the reference vertices."""
     frames = list(range(run.n_frames)) if frames is None else frames
     used = np.flatnonzero(coords.weight.max(axis=1) > 0)  # patches some vertex uses
-    uv = torch.as_tensor(coords.uv[used], dtype=torch.float32, device=run.device)
+    uv = torch.as_tensor(coords.uv, dtype=torch.float32, device=run.device)  # the decoder takes all P
     w = torch.as_tensor(coords.weight[used], dtype=torch.float64)
     offset = torch.as_tensor(coords.offset[used], dtype=torch.float64)  # (P', V, 3) local
     codes = run.codes()
     out = []
     chunks = [frames[a:a + batch] for a in range(0, len(frames), batch)]
     for chunk in frame_progress(chunks, len(chunks), "decoding the mesh", progress):
-        xyz, jac = run.model.decode(codes[chunk], uv, jacobian=True)  # (B, P', V, 3), (B, P', V, 3, 2)
-        frame = _local_frames(jac.double().cpu())
-        moved = xyz.double().cpu() + torch.einsum("pvj,bpvji->bpvi", offset, frame)
+        xyz, jac = run.model.decode(codes[chunk], uv, jacobian=True)  # (B, P, V, 3), (B, P, V, 3, 2)
+        frame = _local_frames(jac[:, used].double().cpu())
+        moved = xyz[:, used].double().cpu() + torch.einsum("pvj,bpvji->bpvi", offset, frame)
         out.append(torch.einsum("bpvi,pv->bvi", moved, w).numpy())
     return np.concatenate(out) if out else np.zeros((0, coords.uv.shape[1], 3))
 
@@ -221,6 +226,30 @@ def atlas_coordinates(run: "Run", frame: int, vertices: np.ndarray, kept: np.nda
     return AtlasCoordinates(uv=uv, residual=dist, weight=blend_weights(uv, dist, kept), offset=offset)
 
 
+def smooth_displacements(frames: np.ndarray, reference: int, faces: np.ndarray,
+                         steps: int = SMOOTHING_STEPS) -> np.ndarray:
+    """``(K, V, 3)``: ``frames`` with each frame's displacement from frame ``reference`` replaced by
+    ``steps`` rounds of d <- d / 2 + (mean of d over the vertex's edge neighbours) / 2; the
+    reference frame is unchanged. Removes the vertex-to-vertex jitter of the atlas's map (folded
+    faces) and keeps the reference mesh's detail."""
+    import scipy.sparse as sparse
+
+    from catlas.evaluate.mesh_quality import mesh_edges
+
+    V = frames.shape[1]
+    e = mesh_edges(faces)
+    adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                            shape=(V, V)).tocsr()
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    mean = sparse.diags(1.0 / np.maximum(degree, 1)) @ adj
+    mean = mean + sparse.diags((degree == 0).astype(np.float64))  # a lone vertex keeps its own
+    ref = frames[reference]
+    d = (frames - ref).transpose(1, 0, 2).reshape(V, -1)  # (V, K * 3)
+    for _ in range(steps):
+        d = 0.5 * d + 0.5 * (mean @ d)
+    return ref + d.reshape(V, -1, 3).transpose(1, 0, 2)
+
+
 def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -> TrackedMesh:
     """The reference mesh (:func:`reference_mesh`) at ``frame`` (default :func:`reference_frame`)
     carried through every frame by the atlas; patches collapsed in every frame are not used."""
@@ -228,7 +257,7 @@ def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -
     vertices, faces, source = reference_mesh(run, r)
     kept = persistent_patches(run, progress=progress)
     coords = atlas_coordinates(run, r, vertices, kept)
-    xyz = decode_coordinates(run, coords, progress=progress)
+    xyz = smooth_displacements(decode_coordinates(run, coords, progress=progress), r, faces)
     patch, uv = coords.patch, coords.main_uv()
     tex = to_texture_uv(torch.as_tensor(uv)[None].expand(run.n_patches, -1, -1))
     texcoords = tex[torch.as_tensor(patch), torch.arange(len(patch))].numpy()
