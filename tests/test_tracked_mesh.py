@@ -234,3 +234,26 @@ def test_smoothing_displacements_keeps_the_reference_and_rigid_motion():
     noise_before = np.abs(frames[2] - v).std()
     assert np.abs(out[2] - v).std() < 0.5 * noise_before  # jitter damped
     assert smooth_displacements(frames, 0, f, steps=0).tolist() == frames.tolist()
+
+
+def test_eval_protocol_dynosurf_scores_both_surfaces(run, tmp_path, capsys):
+    import json
+    import shutil
+
+    from catlas.cli import main
+
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns(".catlas.lock", "eval"))
+    assert main(["eval", str(copy), "--protocol", "dynosurf"]) == 0
+    path = copy / "eval" / "dynosurf.json"
+    report = json.loads(path.read_text())
+    assert not (copy / "eval" / "metrics.json").exists()  # the paper's protocol did not run
+    rows = report["surfaces"]
+    assert len(rows) == 2 and any(name.startswith("mesh") for name in rows)
+    for r in rows.values():
+        assert 0 < r["chamfer_l2"] and 0 <= r["f_score"]["1%"] <= 1 and 0 < r["normal_consistency"] <= 1
+        assert r["f_score"]["0.5%"] <= r["f_score"]["1%"] and len(r["per_frame_chamfer_l2"]) == run.n_frames
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(["eval", str(copy), "--protocol", "dynosurf"]) == 2
+    assert "use --overwrite" in capsys.readouterr().err and path.read_bytes() == before

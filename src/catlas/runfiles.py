@@ -42,6 +42,8 @@ def iteration_file(iteration: int) -> str:
 EVAL_DIR = "eval"
 METRICS_FILE = "metrics.json"
 PAIRS_FILE = "pairs.csv"
+DYNOSURF_FILE = "dynosurf.json"
+"""``eval --protocol dynosurf``'s figures."""
 PLOT_FILE = "pck.png"
 OFFSET_PLOT_FILE = "by_offset.png"
 
