@@ -1,4 +1,4 @@
-"""One mesh carried through the whole sequence by the atlas (docs/method.md, 6).
+"""One mesh carried through the whole sequence by the atlas (docs/method.md, 7).
 
 The atlas gives every surface point of one frame an atlas coordinate (patch p, uv in [0, 1]^2)
 that decodes to the same surface point in every other frame. A mesh built once, at a reference
