@@ -257,3 +257,18 @@ def test_eval_protocol_dynosurf_scores_both_surfaces(run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(copy), "--protocol", "dynosurf"]) == 2
     assert "use --overwrite" in capsys.readouterr().err and path.read_bytes() == before
+
+
+def test_render_surface_mesh_draws_the_tracked_mesh(run, tmp_path):
+    from PIL import Image
+
+    from catlas.cli import main
+
+    assert main(["render", str(run.path), "--surface", "mesh", "--out", str(tmp_path), "--size", "64",
+                 "--quiet"]) == 0
+    frames = sorted((tmp_path / "surface").glob("frame_*.png"))
+    assert len(frames) == run.n_frames
+    img = np.asarray(Image.open(frames[0]))
+    assert (img[..., :3] < 250).any(axis=-1).mean() > 0.05  # the mesh covers part of the picture
+    assert main(["render", str(run.path), "--surface", "mesh", "--correspondences",
+                 "--out", str(tmp_path / "c")]) == 2

@@ -16,7 +16,7 @@ from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, method_name,
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.data.synthetic import MAX_EXAMPLE_FRAMES
 from catlas.errors import CatlasError
-from catlas.runfiles import EVAL_DIR, METRICS_FILE, RENDER_DIR
+from catlas.runfiles import EVAL_DIR, METRICS_FILE, RENDER_DIR, TRACKED_MESH_DIR
 
 DESCRIPTION = """\
 catlas reconstructs the surface of one deforming object from a sequence of point clouds. It fits
@@ -292,8 +292,11 @@ def _render(args: argparse.Namespace) -> int:
                               f"got {args.frames}")
     elif args.gt:
         raise CatlasError("--gt is used with --correspondences")
+    if args.correspondences and args.surface != "atlas":
+        raise CatlasError("--surface is used without --correspondences")
     run = load_run(args.run_dir, device=args.device)
-    out = Path(args.out) if args.out else run.path / RENDER_DIR
+    default = run.path / RENDER_DIR / (TRACKED_MESH_DIR if args.surface == "mesh" else "")
+    out = Path(args.out) if args.out else default
     if args.correspondences:
         from catlas.render.correspondence import render_correspondences
 
@@ -303,7 +306,7 @@ def _render(args: argparse.Namespace) -> int:
                                        progress=not args.quiet)
     else:
         paths = render_frames(run, out, gif=args.gif, mp4=args.mp4, settings=settings,
-                              overwrite=args.overwrite, progress=not args.quiet)
+                              overwrite=args.overwrite, progress=not args.quiet, surface=args.surface)
     print(f"wrote {len(paths)} files to {out}")
     for p in paths:
         if p.suffix != ".png" or p.parent == out:
@@ -470,7 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "  catlas render runs/demo --gif --mp4        # per-frame PNGs and animations\n"
                  "  catlas render runs/demo --correspondences  # clouds coloured through the map")
     r.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by catlas fit")
-    r.add_argument("--out", metavar="DIR", help="default RUN_DIR/render")
+    r.add_argument("--out", metavar="DIR", help="default RUN_DIR/render (with --surface mesh: RUN_DIR/render/mesh)")
+    r.add_argument("--surface", choices=("atlas", "mesh"), default="atlas",
+                   help="atlas: the patch grids; mesh: the tracked mesh of export --surface mesh "
+                        "(default atlas)")
     r.add_argument("--gif", action="store_true", help="also write surface.gif and side_by_side.gif")
     r.add_argument("--mp4", action="store_true", help="also write surface.mp4 and side_by_side.mp4")
     r.add_argument("--correspondences", action="store_true",

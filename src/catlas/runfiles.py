@@ -51,7 +51,8 @@ OFFSET_PLOT_FILE = "by_offset.png"
 EXPORT_DIR = "export"
 EXPORT_FORMATS = ("obj", "ply", "glb", "pc2")
 TRACKED_MESH_DIR = "mesh"
-"""``export --surface mesh``'s folder inside EXPORT_DIR (the one tracked mesh, per format)."""
+"""``export --surface mesh``'s folder inside EXPORT_DIR (the one tracked mesh, per format), and
+``render --surface mesh``'s inside RENDER_DIR."""
 TEXTURE_PNG = "atlas_checker.png"
 MATERIAL_MTL = "atlas.mtl"
 GLB_FILE = "sequence.glb"
@@ -85,7 +86,7 @@ OWN: list[re.Pattern] = [re.compile(p) for p in (
     rf"{re.escape(EVAL_DIR)}(/[\w-]+\.(json|csv|png))?",
     rf"{re.escape(EXPORT_DIR)}(/{re.escape(TRACKED_MESH_DIR)})?(/({_alt(*EXPORT_FORMATS)})(/({_FRAME}\.(obj|ply)|"
     rf"{_alt(MATERIAL_MTL, TEXTURE_PNG, GLB_FILE, PC2_OBJ, PC2_FILE)}))?)?",
-    rf"{re.escape(RENDER_DIR)}(/({_alt(SURFACE_DIR, SIDE_BY_SIDE_DIR)})(/{_FRAME}\.png)?"
+    rf"{re.escape(RENDER_DIR)}(/{re.escape(TRACKED_MESH_DIR)})?(/({_alt(SURFACE_DIR, SIDE_BY_SIDE_DIR)})(/{_FRAME}\.png)?"
     r"|/[\w-]+\.(png|gif|mp4))?",
     r"(.+/)?\.[^/]+\.tmp(\.\w+)?",  # catlas.fileio.atomic_path's temporary names
 )]

@@ -188,11 +188,12 @@ def write_animation(path: str | Path, frames: list[np.ndarray], fps: float) -> N
 
 def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = False,
                   settings: RenderSettings | None = None, overwrite: bool = False,
-                  progress: bool = False) -> list[Path]:
+                  progress: bool = False, surface: str = "atlas") -> list[Path]:
     """Write ``surface/frame_NNNN.png`` (checkerboard-textured reconstruction, labelled with
     the frame's index and input file) and ``side_by_side/frame_NNNN.png`` (input cloud |
     reconstruction) for every frame, and
     ``surface.gif``/``side_by_side.gif`` and/or ``.mp4`` when asked. Returns the paths written.
+    ``surface``: "atlas" (the patch grids) or "mesh" (the tracked mesh, catlas.tracked_mesh).
     """
     s = settings or RenderSettings()
     s.check()
@@ -208,7 +209,14 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise CatlasError("MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
-    seq = mesh_sequence(run, s.resolution, drop_collapsed=s.drop_collapsed, progress=progress)
+    what = "reconstruction"
+    if surface == "mesh":  # the tracked mesh, coloured by its vertices' patch and uv
+        from catlas.tracked_mesh import tracked_mesh
+
+        seq = tracked_mesh(run, progress=progress).sequence
+        what = f"tracked mesh (of frame {seq.reference})"
+    else:
+        seq = mesh_sequence(run, s.resolution, drop_collapsed=s.drop_collapsed, progress=progress)
     clouds = _clouds(run, s.max_points)
     cam = sequence_camera(seq, clouds, s)
     colors = surface_face_colors(seq)
@@ -223,7 +231,7 @@ def render_frames(run: "Run", out: str | Path, gif: bool = False, mp4: bool = Fa
         img = draw_mesh(cam, seq.vertices[k], seq.faces, colors)
         cloud = draw_points(cam, clouds[k], size=cloud_marker_size(s.size))
         pair = np.concatenate([label(cloud, f"input, frame {k} ({names[k]})"),
-                               label(img, f"reconstruction, frame {k}")], axis=1)
+                               label(img, f"{what}, frame {k}")], axis=1)
         pair[:, s.size - 1 : s.size + 1] = 160  # a thin divider
         img = label(img, f"frame {k} ({names[k]})")
         save_png(surf[k], img)
