@@ -57,9 +57,18 @@ def test_sample_points_without_replacement():
 
 
 def test_learning_rate_schedule():
-    tc = TrainConfig(iterations=100, lr=1e-3, lr_decay_at=(0.8, 0.9))
+    tc = TrainConfig(iterations=100, lr=1e-3, lr_warmup=0.0, lr_decay_at=(0.8, 0.9))
     assert learning_rate(tc, 0) == 1e-3 and learning_rate(tc, 79) == 1e-3
     assert learning_rate(tc, 80) == pytest.approx(1e-4) and learning_rate(tc, 90) == pytest.approx(1e-5)
+    tc = TrainConfig(iterations=1000, lr=3e-3, lr_warmup=0.02, lr_decay_at=(0.9, 0.95))
+    rates = [learning_rate(tc, i) for i in range(1000)]
+    assert rates[0] == pytest.approx(3e-3 / 20) and rates[9] == pytest.approx(3e-3 / 2)
+    assert rates[19] == pytest.approx(3e-3) and rates[20] == pytest.approx(3e-3)  # full rate from step 20
+    assert all(a < b for a, b in zip(rates[:19], rates[1:20]))  # a linear rise
+    assert rates[899] == pytest.approx(3e-3) and rates[900] == pytest.approx(3e-4)
+    for bad in (-0.1, 1.5, "early"):
+        with pytest.raises(CatlasError, match="lr_warmup"):
+            make_config("fast", {"train": {"lr_warmup": bad}})
 
 
 def test_fast_and_demo_drop_the_learning_rate_after_the_growth():
@@ -70,8 +79,9 @@ def test_fast_and_demo_drop_the_learning_rate_after_the_growth():
             assert min(cfg.train.lr_decay_at) > cfg.train.grow_to  # full rate with every frame in
         assert make_config("paper", {"loss": {"method": method}}).train.lr_decay_at == (0.8, 0.9)
     tc = make_config("fast", {"train": {"iterations": 1000}}).train
-    assert learning_rate(tc, 899) == pytest.approx(2e-3) and learning_rate(tc, 900) == pytest.approx(2e-4)
-    assert learning_rate(tc, 950) == pytest.approx(2e-5)
+    assert learning_rate(tc, 899) == pytest.approx(3e-3) and learning_rate(tc, 900) == pytest.approx(3e-4)
+    assert learning_rate(tc, 950) == pytest.approx(3e-5)
+    assert make_config("paper").train.lr_warmup == 0.0 and make_config("demo").train.lr_warmup == 0.02
     for bad in ([80, 90], ["late"]):
         with pytest.raises(CatlasError, match="lr_decay_at"):
             make_config("fast", {"train": {"lr_decay_at": bad}})
@@ -219,17 +229,20 @@ def test_config_with_a_removed_setting_loads_when_off_and_is_refused_otherwise()
 
 
 def test_config_yaml_carries_its_version_and_older_files_are_migrated():
-    """config.yaml starts with version: 2; a file without one is version 1 (older catlas): its
+    """config.yaml starts with version: 3; a file without one is version 1 (older catlas): its
     missing settings take that version's values, not today's defaults; newer versions are refused."""
     from catlas.config import CONFIG_VERSION
 
     text = make_config("fast").to_yaml()
-    assert text.startswith(f"version: {CONFIG_VERSION}\n") and CONFIG_VERSION == 2
+    assert text.startswith(f"version: {CONFIG_VERSION}\n") and CONFIG_VERSION == 3
     assert FitConfig.from_yaml(text) == make_config("fast")
+    v2 = yaml.safe_load(text)  # version 2 had no warm-up: its fits ran at the full rate from step 0
+    del v2["train"]["lr_warmup"]
+    assert FitConfig.from_yaml(yaml.safe_dump({**v2, "version": 2})).train.lr_warmup == 0.0
     d = yaml.safe_load(text)
     del d["version"], d["train"]["grow_partners"]
     assert FitConfig.from_yaml(yaml.safe_dump(d)).train.grow_partners == "sequence"  # version 1's
-    for bad, needle in ((3, "version 3 was written by a newer catlas"), ("two", "positive integer"),
+    for bad, needle in ((4, "version 4 was written by a newer catlas"), ("two", "positive integer"),
                         (0, "positive integer")):
         with pytest.raises(CatlasError, match=rf"^run.yaml: .*{needle}"):
             FitConfig.from_yaml(yaml.safe_dump({**d, "version": bad}), source="run.yaml")
@@ -524,8 +537,10 @@ def test_encoder_sees_the_first_encoder_points_and_chamfer_all(example_dir, tmp_
 
 def test_a_run_written_by_an_older_catlas_resumes_or_is_refused_clearly(example_dir, tmp_path):
     """A version-1 config.yaml (no version, removed settings at the kept behaviour, nulls for
-    the method defaults) resumes as the same fit and is rewritten as version 2; one that used a
+    the method defaults) resumes as the same fit and is rewritten as the current version; one that used a
     removed setting is refused with one line naming the file and the setting."""
+    from catlas.config import CONFIG_VERSION
+
     out = tmp_path / "r"
     catlas.fit(example_dir, out, preset="tiny", overrides={"device": "cpu", "train": {"iterations": 4}},
                progress=False)
@@ -538,7 +553,7 @@ def test_a_run_written_by_an_older_catlas_resumes_or_is_refused_clearly(example_
     run = catlas.fit(None, out, resume=True, overrides={"train": {"iterations": 6}}, progress=False)
     assert run.iteration == 6
     again = yaml.safe_load((out / "config.yaml").read_text())
-    assert again["version"] == 2 and again["loss"]["alpha_motion"] == 0.1 and again["train"]["curriculum"] is True
+    assert again["version"] == CONFIG_VERSION and again["loss"]["alpha_motion"] == 0.1 and again["train"]["curriculum"] is True
     assert FitConfig.from_dict(again).loss == fitted.loss
     del again["version"]
     again["loss"]["alpha_iso"] = 0.1

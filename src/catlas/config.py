@@ -218,8 +218,11 @@ class TrainConfig:
     seconds), starts with the step count that gives, and after 5 % of the budget recomputes the
     count from its own steps (catlas.train.budget); config.yaml then records that count (and
     minutes None), so the run repeats exactly. None = use ``iterations``."""
-    lr: float = 2e-3
-    """Adam's learning rate (before the drops of lr_decay_at)."""
+    lr: float = 3e-3
+    """Adam's learning rate after the warm-up (before the drops of lr_decay_at)."""
+    lr_warmup: float = 0.02
+    """Fraction of the run over which the learning rate rises linearly from lr / N to lr (N the
+    warm-up's steps); 0 = the full rate from the first step."""
     lr_decay_at: tuple[float, ...] = (0.9, 0.95)
     """Fractions of the run at which the learning rate is divided by 10 (the paper's: 0.8, 0.9).
     The default drops it later, for every method, so that mca has more steps at the full rate
@@ -271,6 +274,8 @@ class TrainConfig:
         check_int("iterations", self.iterations, 1)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (isinstance(self.lr_warmup, (int, float)) and 0.0 <= self.lr_warmup <= 1.0):
+            raise ValueError(f"lr_warmup must be a fraction in [0, 1], got {self.lr_warmup}")
         if not all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in self.lr_decay_at):
             raise ValueError(f"lr_decay_at must hold fractions in [0, 1], got {list(self.lr_decay_at)}")
         check_int("pairs_per_step", self.pairs_per_step, 1, MAX_PAIRS)
@@ -387,8 +392,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"points_per_frame": 10_000, "points_per_step": 2_500, "encoder_points": None},
         "model": {"code_dim": 1024, "decoder_widths": None},  # the paper's widths from code_dim
         "loss": {"metric_samples": 500, "alpha_mc_cross": 0.0, "cross_from": 0.0},
-        "train": {"iterations": 200_000, "uv_samples": 2_500, "lr": 1e-3, "lr_decay_at": [0.8, 0.9],
-                  "grow_partners": "sequence"},
+        "train": {"iterations": 200_000, "uv_samples": 2_500, "lr": 1e-3, "lr_warmup": 0.0,
+                  "lr_decay_at": [0.8, 0.9], "grow_partners": "sequence"},
     },
     "demo": {
         # The default for a one-minute fit (the built-in example, 24 frames, on 2 CPU cores): the
@@ -403,7 +408,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "encoder_points": None},
         "loss": {"metric_samples": None, "alpha_mc_cross": 0.0, "cross_from": 0.0},
         "train": {"iterations": 20, "uv_samples": 200, "checkpoint_every": 10, "log_every": 5,
-                  "lr": 1e-3, "lr_decay_at": [0.8, 0.9], "grow_partners": "sequence"},
+                  "lr": 1e-3, "lr_warmup": 0.0, "lr_decay_at": [0.8, 0.9], "grow_partners": "sequence"},
     },
 }
 
@@ -465,7 +470,7 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 """The version of config.yaml's layout, written as its ``version``. A file without one is
 version 1 (catlas before the field existed) and is migrated when read (:func:`_migrate`)."""
 
@@ -501,7 +506,7 @@ V1_DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"code_dim": 1024, "n_patches": 10, "encoder_widths": [64, 128], "decoder_widths": None},
     "loss": {"method": "mca", "tau": 1, "alpha_mc": 0.1, "alpha_mc_cross": 0.0, "cross_from": 0.0,
              "metric_samples": None, "alpha_motion": 0.0, "alpha_dsr": 0.001},
-    "train": {"iterations": 200_000, "minutes": None, "lr": 1e-3, "lr_decay_at": [0.8, 0.9],
+    "train": {"iterations": 200_000, "minutes": None, "lr": 1e-3, "lr_warmup": 0.0, "lr_decay_at": [0.8, 0.9],
               "pairs_per_step": 2, "uv_samples": 2_500, "curriculum": None, "grow_window_init": 5,
               "grow_from": 0.15, "grow_to": 0.75, "grow_partners": "sequence", "seed": 0,
               "checkpoint_every": 1_000, "snapshot_every": 0, "log_every": 10,
@@ -521,6 +526,16 @@ def _migrate(d: dict[str, Any], source: str) -> dict[str, Any]:
                           f"reads up to version {CONFIG_VERSION}); upgrade catlas")
     if version == 1:
         d = _migrate_1_to_2(d, source)
+    if version <= 2:
+        d = _migrate_2_to_3(d)
+    return d
+
+
+def _migrate_2_to_3(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added train.lr_warmup; a fit written before it ran without a warm-up."""
+    train = d.get("train")
+    if isinstance(train, dict) and "lr_warmup" not in train:
+        d = {**d, "train": {**train, "lr_warmup": 0.0}}
     return d
 
 
@@ -539,7 +554,7 @@ def _migrate_1_to_2(d: dict[str, Any], source: str) -> dict[str, Any]:
         value = sec.pop(key)
         if value != kept and (section, key) not in irrelevant:
             raise CatlasError(f"{source}: {section}.{key}={value}: this setting was removed in config "
-                              f"version {CONFIG_VERSION}; delete it (catlas now always behaves as with "
+                              f"version 2; delete it (catlas now always behaves as with "
                               f"{said})")
     for section, defaults in V1_DEFAULTS.items():
         sec = d.setdefault(section, {})

@@ -84,7 +84,11 @@ def new_state(cfg: FitConfig, device: torch.device) -> TrainState:
 
 
 def learning_rate(cfg: TrainConfig, iteration: int) -> float:
-    """lr for the step that follows ``iteration`` completed steps: /10 at each decay point."""
+    """lr for the step that follows ``iteration`` completed steps: a linear rise over the first
+    ``lr_warmup`` of the run, then ``lr``, /10 at each decay point."""
+    warmup = int(cfg.lr_warmup * cfg.iterations)
+    if iteration < warmup:
+        return cfg.lr * (iteration + 1) / warmup
     n_decays = sum(iteration >= int(f * cfg.iterations) for f in cfg.lr_decay_at)
     return cfg.lr * 0.1**n_decays
 
