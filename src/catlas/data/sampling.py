@@ -9,13 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from catlas.errors import CatlasError
+from catlas.geometry.triangles import face_normals
 
 
 def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Areas (F,) float64 of the triangles ``faces`` (F,3) over ``vertices`` (V,3), in units^2."""
-    v = np.asarray(vertices, dtype=np.float64)
-    a, b, c = (v[faces[:, i]] for i in range(3))
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    return face_normals(vertices, faces)[1]
 
 
 def sample_surface(

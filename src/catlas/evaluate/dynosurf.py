@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from catlas.data.sampling import points_from_provenance, sample_surface
 from catlas.errors import CatlasError
+from catlas.geometry.triangles import face_normals
 
 __all__ = ["N_SAMPLES", "F_THRESHOLDS", "CORRESPONDENCE_TARGETS", "frame_normalisation",
            "sample_mesh", "directed_distances", "chamfer_l2", "chamfer_l1", "f_score",
@@ -66,15 +67,6 @@ def frame_normalisation(gt_vertices: np.ndarray) -> tuple[np.ndarray, float]:
     return (lo + hi) / 2.0, scale
 
 
-def _unit_face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit normals ``(F, 3)`` float64 of ``faces (F, 3)`` over ``vertices (V, 3)`` (right-hand
-    rule on the face's vertex order; zero for zero-area faces)."""
-    v = np.asarray(vertices, np.float64)
-    n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    return n / np.maximum(length, 1e-300)
-
-
 def sample_mesh(vertices: np.ndarray, faces: np.ndarray, n: int,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points drawn uniformly (by area) on a triangle mesh, with their faces' normals.
@@ -87,7 +79,7 @@ def sample_mesh(vertices: np.ndarray, faces: np.ndarray, n: int,
     faces = np.asarray(faces, np.int64)
     face_idx, bary = sample_surface(vertices, faces, n, rng)[1:]
     points = points_from_provenance(vertices, faces, face_idx, bary)
-    return points, _unit_face_normals(vertices, faces)[face_idx]
+    return points, face_normals(vertices, faces)[0][face_idx]
 
 
 # --- metrics on samples ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from catlas.data.sampling import sample_surface
+from catlas.geometry.triangles import face_normals
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -28,16 +29,6 @@ DEGENERATE_RATIO = 0.01
 """A face is degenerate in a frame when its area is below this fraction of its reference area."""
 SURFACE_SAMPLES = 10_000
 """Points drawn uniformly on a mesh surface for its Chamfer and Hausdorff distances."""
-
-
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit normals ``(..., F, 3)`` (zero for zero-area faces) and areas ``(..., F)`` of the faces of
-    vertices ``(..., V, 3)``."""
-    v = np.asarray(vertices, np.float64)
-    a, b, c = v[..., faces[:, 0], :], v[..., faces[:, 1], :], v[..., faces[:, 2], :]
-    n = np.cross(b - a, c - a)
-    length = np.linalg.norm(n, axis=-1)
-    return n / np.maximum(length, 1e-300)[..., None], 0.5 * length
 
 
 def face_adjacency(faces: np.ndarray) -> np.ndarray:
