@@ -161,7 +161,7 @@ def _eval_dynosurf(args: argparse.Namespace) -> int:
     run = load_run(run_dir, device=args.device)
     gt, gt_faces = load_gt(run, args.gt), load_gt_faces(run, args.gt)  # normalised units
     tm = tracked_mesh(run)
-    atlas = mesh_sequence(run)
+    atlas = mesh_sequence(run, kept=tm.sequence.kept)
     surfaces = {f"mesh (frame {tm.frame}'s {tm.source}, tracked)": tm.sequence,
                 "atlas (every patch's UV grid)": atlas}
     rows = {}

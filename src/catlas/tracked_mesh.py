@@ -234,7 +234,7 @@ def smooth_displacements(frames: np.ndarray, reference: int, faces: np.ndarray,
     faces) and keeps the reference mesh's detail."""
     import scipy.sparse as sparse
 
-    from catlas.evaluate.mesh_quality import mesh_edges
+    from catlas.geometry.triangles import mesh_edges
 
     V = frames.shape[1]
     e = mesh_edges(faces)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from catlas.data.sampling import sample_surface
-from catlas.geometry.triangles import face_normals
+from catlas.geometry.triangles import face_normals, mesh_edges
 
 if TYPE_CHECKING:
     from catlas.run import Run
@@ -82,13 +82,6 @@ def degenerate_faces(frames: np.ndarray, reference: np.ndarray, faces: np.ndarra
     return np.mean((a < ratio * a_ref[None]) & (a_ref[None] > 0), axis=1)
 
 
-def mesh_edges(faces: np.ndarray) -> np.ndarray:
-    """``(E, 2)`` int64 unique undirected edges of ``faces``."""
-    f = np.asarray(faces, np.int64)
-    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    return np.unique(e, axis=0)
-
-
 def edge_distortion(frames: np.ndarray, reference: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``(K,)`` mean over edges of ``|l_k / l_ref - 1|`` (edges of zero reference length left out)."""
     e = mesh_edges(faces)
@@ -117,8 +110,7 @@ def topology(vertices: np.ndarray, faces: np.ndarray) -> dict:
     import trimesh
 
     m = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
-    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(e, axis=0, return_counts=True)
+    _, counts = mesh_edges(faces, counts=True)
     return {"vertices": int(len(vertices)), "faces": int(len(faces)),
             "edge_manifold": bool(np.all(counts <= 2)), "closed": bool(np.all(counts == 2)),
             "watertight": bool(m.is_watertight), "winding_consistent": bool(m.is_winding_consistent),
@@ -149,7 +141,7 @@ def mesh_report(run: "Run", tracked: "TrackedMesh", gt: np.ndarray | None = None
     seq = run.sequence
     mesh = seq.to_normalized(tracked.sequence.vertices)
     faces = tracked.sequence.faces
-    atlas = mesh_sequence(run)
+    atlas = mesh_sequence(run, kept=tracked.sequence.kept)  # the same patches: not searched again
     atlas_v = seq.to_normalized(atlas.vertices)
     r = tracked.frame
     cd, hd, cd_atlas = [], [], []

@@ -122,15 +122,17 @@ def frame_progress(it: Iterable, total: int, desc: str, progress: bool):
 
 
 def mesh_sequence(run: "Run", resolution: int | None = None, drop_collapsed: bool = True,
-                  progress: bool = False) -> MeshSequence:
+                  progress: bool = False, kept: np.ndarray | None = None) -> MeshSequence:
     """Decode every frame's atlas mesh (:meth:`Run.mesh`) and drop persistently collapsed patches.
 
     resolution: UV grid vertices per patch side, in [2, MAX_RESOLUTION]; None = the run's
-    ``train.mesh_resolution``."""
+    ``train.mesh_resolution``. kept: ``(P,)`` bool patches to keep when already known (e.g. a
+    tracked mesh's :attr:`MeshSequence.kept`), instead of finding the collapsed ones again."""
     check_resolution(resolution)
     r = run.config.train.mesh_resolution if resolution is None else resolution
     K = run.n_frames
-    kept = persistent_patches(run, progress=progress) if drop_collapsed else np.ones(run.n_patches, bool)
+    if kept is None:
+        kept = persistent_patches(run, progress=progress) if drop_collapsed else np.ones(run.n_patches, bool)
     frames = []
     first = None
     for k in frame_progress(range(K), K, "decoding frames", progress):

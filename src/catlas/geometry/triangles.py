@@ -1,10 +1,10 @@
-"""Per-face quantities of a triangle mesh (numpy): the one face-normal and face-area routine."""
+"""Per-face and per-edge quantities of a triangle mesh (numpy): face normals and areas, edges."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["face_normals"]
+__all__ = ["face_normals", "mesh_edges"]
 
 
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -17,3 +17,11 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, n
     n = np.cross(b - a, c - a)
     length = np.linalg.norm(n, axis=-1)
     return n / np.maximum(length, 1e-300)[..., None], 0.5 * length
+
+
+def mesh_edges(faces: np.ndarray, counts: bool = False):
+    """``(E, 2)`` int64 unique undirected edges of ``faces (F, 3)`` (each row sorted); with
+    ``counts``, also ``(E,)`` how many faces hold each edge."""
+    f = np.asarray(faces, np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    return np.unique(e, axis=0, return_counts=counts)
