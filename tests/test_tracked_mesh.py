@@ -218,6 +218,8 @@ def test_eval_reports_the_tracked_mesh(run, tmp_path, capsys):
     assert rep["reference_frame"] == 3 and rep["reference_mesh"]["edge_manifold"]
     assert len(pf["tracking_error"]) == run.n_frames and pf["tracking_error"][3] < 1e-2  # x1e3
     assert pf["flipped_pct"][3] == 0.0 and pf["edge_distortion_pct"][3] < 1e-3
+    assert len(pf["gt_flipped_pct"]) == run.n_frames and s["gt_flipped_pct_max"] == max(pf["gt_flipped_pct"])
+    assert "(the GT's" in out.split("flipped faces max")[1].split("\n")[0]
     assert s["tracking_error"] == pytest.approx(np.mean(pf["tracking_error"]))
     assert 0 < s["chamfer"] and 0 < s["atlas_chamfer"]
 

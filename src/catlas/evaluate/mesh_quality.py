@@ -131,7 +131,8 @@ def mesh_report(run: "Run", tracked: "TrackedMesh", gt: np.ndarray | None = None
                 n_samples: int = SURFACE_SAMPLES) -> dict:
     """The tracked mesh's figures for metrics.json (docs/evaluation.md, 8), in the run's
     normalised units: per frame and summarised. ``gt``: ``(K, W, 3)`` normalised GT vertices (the
-    tracking error and the GT's own edge distortion), or None.
+    tracking error, and the GT's own flipped faces and edge distortion, which a mesh that tracked
+    the GT exactly would have too), or None.
 
     Distances x1e3 like msL2 (code convention): the Chamfer distance of the mesh and of the atlas
     (its export mesh, collapsed patches left out) to the frame's stored cloud, the Hausdorff
@@ -161,6 +162,7 @@ def mesh_report(run: "Run", tracked: "TrackedMesh", gt: np.ndarray | None = None
         per_frame["tracking_error"] = tracking_error(mesh, mesh[r], gt, r) * 1e3
         if seq.faces is not None and gt.shape[1] == seq.vertices.shape[1]:
             per_frame["gt_edge_distortion_pct"] = edge_distortion(gt, gt[r], seq.faces) * 100
+            per_frame["gt_flipped_pct"] = flipped_faces(gt, gt[r], seq.faces) * 100
     summary = {
         "chamfer": float(per_frame["chamfer"].mean()),
         "atlas_chamfer": float(per_frame["atlas_chamfer"].mean()),
@@ -173,6 +175,8 @@ def mesh_report(run: "Run", tracked: "TrackedMesh", gt: np.ndarray | None = None
     for key in ("tracking_error", "gt_edge_distortion_pct"):
         if key in per_frame:
             summary[key] = float(per_frame[key].mean())
+    if "gt_flipped_pct" in per_frame:
+        summary["gt_flipped_pct_max"] = float(per_frame["gt_flipped_pct"].max())
     return {
         "reference_frame": r, "source": tracked.source,
         "reference_mesh": topology(mesh[r], faces),
@@ -197,7 +201,9 @@ def format_mesh_report(report: dict) -> str:
              f"{'edge-manifold' if t['edge_manifold'] else 'NOT edge-manifold'}, {shape}",
              f"  Chamfer to the clouds {s['chamfer']:.4f} x1e3 (the atlas's {s['atlas_chamfer']:.4f}; "
              f"worst frame {s['chamfer_ratio_max']:.2f} x), Hausdorff max {s['hausdorff_max']:.1f} x1e3",
-             f"  flipped faces max {s['flipped_pct_max']:.2f} %, degenerate max "
+             f"  flipped faces max {s['flipped_pct_max']:.2f} %"
+             + (f" (the GT's {s['gt_flipped_pct_max']:.2f} %)" if "gt_flipped_pct_max" in s else "")
+             + f", degenerate max "
              f"{s['degenerate_pct_max']:.2f} %, edge distortion {s['edge_distortion_pct']:.1f} %"
              + (f" (the GT's {s['gt_edge_distortion_pct']:.1f} %)" if "gt_edge_distortion_pct" in s else "")]
     if "tracking_error" in s:
