@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -217,3 +219,92 @@ def test_cross_pair_metric_consistency_compares_frames_of_different_pairs_only()
     torch.testing.assert_close(cross_pair_metric_consistency(fff[:2]), torch.tensor(0.0))
     with pytest.raises(ValueError, match="B even"):
         cross_pair_metric_consistency(fff[:3])
+
+
+# ---------------------------------------------------------------- self-supervised correspondence
+
+
+def _ssc_case(B=2, S=3, N=12, M=12, seed=0, dtype=torch.float64):
+    """Input clouds on a coarse grid (well separated, so the argmin is stable under small
+    perturbations), S rigid copies per frame, copy 0 the identity."""
+    from catlas.losses.ssc import random_rigid_copies
+
+    g = torch.Generator().manual_seed(seed)
+    target = (torch.randperm(1000, generator=g)[: B * N].reshape(B, N, 1)
+              // torch.tensor([100, 10, 1]) % 10).to(dtype) / 10.0  # distinct grid points, spacing 0.1
+    rot, trans = random_rigid_copies(B, S, 0.2, g, dtype=dtype)
+    return target, rot, trans
+
+
+def test_rigid_copies_are_rotations_about_one_axis_with_the_identity_first():
+    from catlas.losses.ssc import random_rigid_copies, rotation_about_axis
+
+    r = rotation_about_axis(torch.tensor([0.0, 1.0, 0.0]), torch.tensor(math.pi / 2))
+    torch.testing.assert_close(r @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 0, -1]))  # right-handed
+    g = torch.Generator().manual_seed(3)
+    rot, trans = random_rigid_copies(50, 6, 0.2, g, dtype=torch.float64)
+    assert rot.shape == (50, 6, 3, 3) and trans.shape == (50, 6, 3)
+    eye = torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(rot[:, 0], eye.expand(50, 3, 3), rtol=0, atol=0)
+    assert torch.equal(trans[:, 0], torch.zeros(50, 3, dtype=torch.float64))
+    torch.testing.assert_close(rot @ rot.transpose(-1, -2), eye.expand(50, 6, 3, 3))
+    torch.testing.assert_close(torch.linalg.det(rot), torch.ones(50, 6, dtype=torch.float64))
+    assert trans.abs().max() <= 0.2 and trans[:, 1:].abs().max() > 0.15
+    # one axis per pair: the axis of copy 1 is fixed by every copy of the pair (its hemisphere is
+    # not seen in R: (a, angle) and (-a, 2 pi - angle) are the same rotation)
+    w = torch.stack((rot[:, 1, 2, 1] - rot[:, 1, 1, 2], rot[:, 1, 0, 2] - rot[:, 1, 2, 0],
+                     rot[:, 1, 1, 0] - rot[:, 1, 0, 1]), -1)
+    axis = w / w.norm(dim=-1, keepdim=True)
+    torch.testing.assert_close(rot @ axis[:, None, :, None], axis[:, None, :, None].expand(50, 6, 3, 1))
+    assert not torch.allclose(rot[0, 1], rot[1, 1])  # independent draws per pair
+    with pytest.raises(ValueError, match="copies"):
+        random_rigid_copies(1, 0, 0.2)
+
+
+def test_ssc_is_zero_for_an_equivariant_decoder_and_known_for_an_offset():
+    """A "decoder" that returns the first M input points of the cloud it is given is exactly
+    equivariant: every moved copy decodes to R x + t of the points copy 0 registers to -> 0.
+    A constant offset d on copy s adds |d|^2 to its points: the mean over copies s >= 1."""
+    from catlas.losses.ssc import rigid_apply, self_supervised_correspondence
+
+    target, rot, trans = _ssc_case(B=2, S=3, N=12)
+    M = 8
+    moved = rigid_apply(target, rot, trans)  # (B, S, N, 3), copy 0 = target
+    pred = moved[:, :, :M]
+    assert float(self_supervised_correspondence(pred, target, rot, trans)) == pytest.approx(0.0, abs=1e-24)
+    # copy 0 a little off its input points (0.01 < half the spacing): the same registration
+    jitter = torch.zeros_like(pred)
+    jitter[:, 0] = 0.01
+    assert float(self_supervised_correspondence(pred + jitter, target, rot, trans)) == pytest.approx(0.0, abs=1e-24)
+    off = torch.zeros_like(pred)
+    off[:, 1] = torch.tensor([0.3, 0.0, 0.0], dtype=pred.dtype)
+    off[:, 2] = torch.tensor([0.0, 0.1, -0.2], dtype=pred.dtype)
+    expected = (0.3**2 + (0.1**2 + 0.2**2)) / 2  # mean over s = 1, 2 (and b, m)
+    assert float(self_supervised_correspondence(pred + off, target, rot, trans)) == pytest.approx(expected)
+    # copy 0 is not compared with anything: moving it somewhere else only changes n*(m)
+    far = pred.clone()
+    far[:, 0] = target[:, M : 2 * M] if 2 * M <= target.shape[1] else target[:, -M:]
+    v = float(self_supervised_correspondence(far, target, rot, trans))
+    assert v > 0.0
+    with pytest.raises(ValueError, match="S >= 2"):
+        self_supervised_correspondence(pred[:, :1], target, rot[:, :1], trans[:, :1])
+    with pytest.raises(ValueError, match="rot"):
+        self_supervised_correspondence(pred, target, rot[:, :2], trans)
+
+
+def test_ssc_gradient_matches_finite_differences_and_skips_the_unmoved_copy():
+    from catlas.losses.ssc import rigid_apply, self_supervised_correspondence
+
+    target, rot, trans = _ssc_case(B=2, S=3, N=10)
+    g = torch.Generator().manual_seed(1)
+    pred = rigid_apply(target, rot, trans)[:, :, :6] + 0.02 * torch.rand(2, 3, 6, 3, generator=g, dtype=torch.float64)
+    pred.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: self_supervised_correspondence(p, target, rot, trans), (pred,),
+                                    eps=1e-6, atol=1e-8)
+    t = target.clone().requires_grad_(True)
+    r, tr = rot.clone().requires_grad_(True), trans.clone().requires_grad_(True)
+    self_supervised_correspondence(pred, t, r, tr).backward()
+    assert torch.equal(pred.grad[:, 0], torch.zeros_like(pred.grad[:, 0]))  # no gradient into copy 0
+    assert (pred.grad[:, 1:].abs() > 0).any(dim=-1).all()  # every moved point is pulled
+    # the targets are constants: nothing reaches the input clouds or the transforms
+    assert t.grad is None and r.grad is None and tr.grad is None
