@@ -186,3 +186,19 @@ def test_jacobian_on_a_subset_of_samples():
     torch.testing.assert_close(xyz, xyz_full)
     torch.testing.assert_close(jac, jac_full[:, :, :7])
     assert m.decode(codes, uv, jacobian=0)[1] is None
+
+
+def test_jacobian_for_the_first_frames_only():
+    """jacobian_frames=k: one encoder pass for all frames; the points of every frame as without
+    it, and J of the first k frames only (the rigid copies of loss.alpha_ssc)."""
+    m = _small()
+    uv, pts = torch.rand(3, 20, 2), torch.rand(6, 30, 3)
+    xyz_full, jac_full = m(pts, uv, jacobian=True)
+    for jac in (True, 7):
+        xyz, j = m(pts, uv, jacobian=jac, jacobian_frames=2)
+        torch.testing.assert_close(xyz, xyz_full)
+        assert j.shape[0] == 2
+        torch.testing.assert_close(j, m(pts[:2], uv, jacobian=jac)[1])
+    xyz, j = m(pts, uv, jacobian=0, jacobian_frames=2)
+    assert j is None
+    torch.testing.assert_close(xyz, xyz_full)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -574,3 +575,87 @@ def test_the_former_method_name_ours_is_read_as_mca(tmp_path):
     assert FitConfig.from_yaml(yaml.safe_dump(d)).loss.method == "mca"  # version 1
     assert FitConfig.from_yaml(yaml.safe_dump({"version": 2, **d})).loss.method == "mca"
     assert "method: mca" in FitConfig.from_yaml(yaml.safe_dump(d)).to_yaml()
+
+
+# ---------------------------------------------------------------- loss.alpha_ssc (rigid copies)
+
+
+def test_ssc_settings_are_checked_and_configs_without_them_load_with_the_term_off():
+    """loss.alpha_ssc / ssc_copies / ssc_translation: checked like the other settings; a
+    config.yaml written before they existed (any version) loads with the term off, as it ran."""
+    for bad in ({"ssc_copies": 1}, {"ssc_copies": 10**6}, {"alpha_ssc": -0.1},
+                {"ssc_translation": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            _loss(**bad)
+    fast = make_config("fast")
+    assert (fast.loss.alpha_ssc, fast.loss.ssc_copies, fast.loss.ssc_translation) == (0.0, 12, 0.2)
+    d = yaml.safe_load(fast.to_yaml())
+    for key in ("alpha_ssc", "ssc_copies", "ssc_translation"):
+        del d["loss"][key]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == fast
+    del d["version"]  # version 1 (older catlas): also off
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).loss.alpha_ssc == 0.0
+
+
+def _record_passes(state, monkeypatch) -> tuple[list, list]:
+    """The clouds each encoder pass sees and (frames, jacobian) of each decoder pass."""
+    enc, dec = [], []
+    encode, decode = state.model.encoder.forward, state.model.decoder.forward
+    monkeypatch.setattr(state.model.encoder, "forward", lambda pts: (enc.append(pts.detach().clone()), encode(pts))[1])
+    monkeypatch.setattr(state.model.decoder, "forward",
+                        lambda uv, codes, jacobian=False: (dec.append((codes.shape[0], jacobian)),
+                                                           decode(uv, codes, jacobian=jacobian))[1])
+    return enc, dec
+
+
+def test_ssc_step_encodes_rigid_copies_of_each_pair_and_does_no_extra_work_when_off(monkeypatch):
+    """alpha_ssc > 0, S = 3: one encoder pass over the 4 frames and their 8 copies (each pair's
+    two frames moved by the same S - 1 transforms, drawn after the uv samples), the Jacobian
+    decoded for the 4 frames only; the term is logged. alpha_ssc = 0: the step as without the
+    setting (one pass over 4 frames, no draws, no column), whatever ssc_copies says."""
+    from catlas.geometry.uv import random_uv
+    from catlas.losses.ssc import random_rigid_copies, rigid_apply
+    from catlas.train import loop
+
+    points = torch.rand(6, 400, 3)
+    for alpha in (0.1, 0.0):
+        cfg = make_config("tiny", {"device": "cpu", "train": {"curriculum": False},
+                                   "loss": {"alpha_ssc": alpha, "ssc_copies": 3}})
+        state = loop.new_state(cfg, torch.device("cpu"))
+        enc, dec = _record_passes(state, monkeypatch)
+        terms = loop.training_step(state, cfg, points, None, 1e-3)
+        monkeypatch.undo()
+        g = torch.Generator().manual_seed(cfg.train.seed)  # replay the step's draws
+        frames = sample_pairs(6, 2, cfg.loss.tau, g)
+        clouds = sample_points(points, frames, cfg.data.points_per_step, g)
+        random_uv(cfg.model.n_patches, cfg.train.uv_samples // cfg.model.n_patches, g)
+        if alpha == 0:
+            assert len(enc) == 1 and enc[0].shape[0] == 4 and dec == [(4, True)]
+            assert "ssc" not in terms
+        else:
+            rot, trans = random_rigid_copies(2, 3, 0.2, g)
+            rot, trans = rot.repeat_interleave(2, 0), trans.repeat_interleave(2, 0)
+            assert len(enc) == 1 and enc[0].shape[0] == 12 and dec == [(4, True), (8, False)]
+            torch.testing.assert_close(enc[0][:4], clouds)
+            moved = enc[0][4:].unflatten(0, (4, 2))
+            # frames 2k and 2k + 1 (one pair) moved by the pair's draw
+            torch.testing.assert_close(moved, rigid_apply(clouds, rot[:, 1:], trans[:, 1:]))
+            assert not torch.allclose(rot[0], rot[2])  # pairs move independently
+            assert float(terms["ssc"]) > 0
+        assert torch.equal(state.generator.get_state(), g.get_state())
+
+
+def test_fit_with_ssc_logs_the_term_and_records_its_settings(example_dir, tmp_path):
+    """A tiny fit with alpha_ssc = 0.1 and 2 copies runs, logs ssc in losses.csv and records the
+    settings in config.yaml (a resume reads them back)."""
+    out = tmp_path / "ssc"
+    catlas.fit(example_dir, out, preset="tiny", progress=False,
+               overrides={"device": "cpu", "loss": {"alpha_ssc": 0.1, "ssc_copies": 2, "ssc_translation": 0.1},
+                          "train": {"iterations": 10}})
+    rows = [r.split(",") for r in (out / "losses.csv").read_text().splitlines()]
+    col = rows[0].index("ssc")
+    values = [float(r[col]) for r in rows[1:]]
+    assert len(values) == 2 and all(v > 0 and math.isfinite(v) for v in values)
+    saved = yaml.safe_load((out / "config.yaml").read_text())["loss"]
+    assert (saved["alpha_ssc"], saved["ssc_copies"], saved["ssc_translation"]) == (0.1, 2, 0.1)
+    assert FitConfig.load(out / "config.yaml").loss.ssc_copies == 2

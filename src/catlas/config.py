@@ -59,6 +59,8 @@ MAX_SEED = 2**32 - 1
 """train.seed (and the evaluation's --seed): numpy and torch take [0, 2^32 - 1] everywhere."""
 MAX_MINUTES = 100_000.0
 """train.minutes (about 69 days)."""
+MAX_SSC_COPIES = 256
+"""loss.ssc_copies (each copy is one more encoder and decoder pass per frame and step)."""
 
 
 def check_int(name: str, value: int, lo: int, hi: int = MAX_COUNT) -> None:
@@ -187,6 +189,21 @@ class LossConfig:
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
+    alpha_ssc: float = 0.0
+    """Weight of the self-supervised correspondence loss with random rigid copies (the authors'
+    journal extension, docs/method.md 3.5): every frame of a step is also encoded and decoded
+    in ssc_copies - 1 rigidly moved copies, and each copy's points are pulled towards the input
+    points the un-moved reconstruction is nearest to, moved the same way; for robustness to
+    global rigid motion. 0 = off (the default, and the ICCV method): no copies, no extra work.
+    The extension used 0.1. Logged as ssc while weighted. Any method."""
+    ssc_copies: int = 12
+    """S, the copies of each frame with alpha_ssc > 0, the un-moved one included (the
+    extension: 12). Each copy costs one more encoder and decoder pass per frame (without the
+    Jacobian): a step's encoder and decoder work grows about S-fold."""
+    ssc_translation: float = 0.2
+    """Half-width of the copies' random translation, uniform per axis, in normalised units (the
+    extension: 0.2); the rotation is about a random axis on the upper (y) hemisphere, by a
+    random angle, about the origin."""
 
     def __post_init__(self) -> None:
         if isinstance(self.method, str):
@@ -195,8 +212,10 @@ class LossConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
         check_fraction("cross_from", self.cross_from)
-        for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr"):
+        for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr", "alpha_ssc",
+                     "ssc_translation"):
             check_weight(name, getattr(self, name))
+        check_int("ssc_copies", self.ssc_copies, 2, MAX_SSC_COPIES)
         if self.metric_samples is not None:
             check_int("metric_samples", self.metric_samples, 1, MAX_POINTS)
 

@@ -47,6 +47,16 @@ class AtlasNetwork(nn.Module):
 
     def forward(
         self, points: torch.Tensor, uv: torch.Tensor, jacobian: bool | int = False,
+        jacobian_frames: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """points: (B, N, 3), uv: (P, S, 2) -> see :meth:`decode`."""
-        return self.decode(self.encode(points), uv, jacobian)
+        """points: (B, N, 3), uv: (P, S, 2) -> see :meth:`decode`.
+
+        jacobian_frames: J only for the first k of the B frames (None: all); the other frames are
+        decoded without it (the points of all B frames are returned, J is (k, P, ., 3, 2)). One
+        encoder pass for all B. Used for the rigid copies of loss.alpha_ssc."""
+        codes = self.encode(points)
+        if jacobian_frames is None or not jacobian or jacobian_frames >= codes.shape[0]:
+            return self.decode(codes, uv, jacobian)
+        xyz, jac = self.decode(codes[:jacobian_frames], uv, jacobian)
+        xyz_rest, _ = self.decode(codes[jacobian_frames:], uv, False)
+        return torch.cat((xyz, xyz_rest), dim=0), jac

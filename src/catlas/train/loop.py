@@ -14,15 +14,16 @@ from typing import Any, Iterator
 import torch
 from tqdm import tqdm
 
-from catlas.config import FitConfig, TrainConfig
+from catlas.config import FitConfig, LossConfig, TrainConfig
 from catlas.errors import CatlasError
 from catlas.geometry.uv import random_uv
+from catlas.losses.ssc import random_rigid_copies, rigid_apply
 from catlas.model import AtlasNetwork
 from catlas.train.budget import calibrate_if_due
 from catlas.train.checkpoint import save_checkpoint, save_snapshot
 from catlas.train.distributed import on_main, stop_agreed
 from catlas.train.log import LossLog
-from catlas.train.objectives import ActiveTerms, jacobian_samples, step_loss
+from catlas.train.objectives import ActiveTerms, RigidCopies, jacobian_samples, step_loss
 from catlas.train.pairs import growing_window, sample_pairs, sample_points
 
 
@@ -110,19 +111,43 @@ def training_step(
     clouds = sample_points(points, frames, cfg.data.points_per_step, state.generator)
     per_patch = max(1, tc.uv_samples // cfg.model.n_patches)
     uv = random_uv(cfg.model.n_patches, per_patch, state.generator).to(device)
+    # loss.alpha_ssc: S rigid transforms per pair (copy 0 the identity), the same for both frames
+    rigid = _draw_rigid(state, tc.pairs_per_step, lc, clouds) if lc.alpha_ssc > 0 else None
     model = state.model
     if state.parallel is not None:  # every rank drew the same global batch; keep this rank's pairs
         frames, clouds, model = frames[state.parallel.shard], clouds[state.parallel.shard], state.parallel.ddp
+        if rigid is not None:
+            rigid = tuple(t[state.parallel.shard] for t in rigid)
     n_jac = jacobian_samples(lc, per_patch, cfg.model.n_patches, active)
     # the encoder sees the first encoded_points() of the N drawn (a random subset), Chamfer all N
-    xyz, jacobian = model(clouds[:, : cfg.data.encoded_points()], uv, jacobian=n_jac)
+    encoded = clouds[:, : cfg.data.encoded_points()]
+    copies = None
+    if rigid is None:
+        xyz, jacobian = model(encoded, uv, jacobian=n_jac)
+    else:  # the moved copies go through the same encoder and decoder pass, without Jacobian
+        rot, trans = rigid
+        B = encoded.shape[0]
+        moved = rigid_apply(encoded, rot[:, 1:], trans[:, 1:]).flatten(0, 1)  # (B (S-1), n, 3)
+        xyz_all, jacobian = model(torch.cat((encoded, moved)), uv, jacobian=n_jac, jacobian_frames=B)
+        xyz = xyz_all[:B]
+        copies = RigidCopies(xyz_all[B:].unflatten(0, (B, rot.shape[1] - 1)), rot, trans)
     target_area = areas[frames] if areas is not None else None
     loss, terms = step_loss(xyz, jacobian, clouds, lc, target_area, active,
-                              gather=state.parallel.gather if state.parallel is not None else None)
+                              gather=state.parallel.gather if state.parallel is not None else None,
+                              copies=copies)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
     return terms
+
+
+def _draw_rigid(state: TrainState, n_pairs: int, lc: LossConfig,
+                clouds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """loss.alpha_ssc's transforms of one step, per frame: rot (B, S, 3, 3), trans (B, S, 3); both
+    frames of a pair get their pair's draw (copy 0 the identity)."""
+    rot, trans = random_rigid_copies(n_pairs, lc.ssc_copies, lc.ssc_translation, state.generator)
+    return (rot.repeat_interleave(2, dim=0).to(clouds.device, clouds.dtype),
+            trans.repeat_interleave(2, dim=0).to(clouds.device, clouds.dtype))
 
 
 def _draw_frames(state: TrainState, tc: TrainConfig, tau: int, n_frames: int,

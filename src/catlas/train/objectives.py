@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -12,7 +12,18 @@ from catlas.geometry.metric import first_fundamental_form
 from catlas.losses.chamfer import chamfer_distance
 from catlas.losses.dsr import DSR_TOTAL_AREA_MULT, dsr_loss, dsr_terms
 from catlas.losses.metric_consistency import cross_pair_metric_consistency, metric_consistency
+from catlas.losses.ssc import self_supervised_correspondence
 from catlas.losses.surface_motion import surface_motion
+
+
+class RigidCopies(NamedTuple):
+    """The rigidly moved copies of a step's frames (loss.alpha_ssc): xyz (B, S-1, P, M, 3) their
+    decoded points at the step's uv samples; rot (B, S, 3, 3), trans (B, S, 3) the transforms
+    (copy 0, the identity, is the frame itself)."""
+
+    xyz: torch.Tensor
+    rot: torch.Tensor
+    trans: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ def step_loss(
     target_area: torch.Tensor | None = None,
     active: ActiveTerms = ALL_TERMS,
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    copies: RigidCopies | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss and its named terms (detached) for one batch.
 
@@ -106,6 +118,8 @@ def step_loss(
     that is off this step is logged as 0, so losses.csv keeps its columns.
     gather: data-parallel only: the whole batch's tensor (concatenated over processes, with
     autograd) from this process' share; the cross-pair term compares frames of every process.
+    copies: the frames' rigid copies (:class:`RigidCopies`), needed with loss.alpha_ssc > 0; the
+    other terms see only the frames themselves.
     """
     B = xyz.shape[0]
     cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds)
@@ -128,5 +142,9 @@ def step_loss(
         loss = loss + cfg.alpha_dsr * reg
     if cfg.motion_weight() > 0:
         loss = _add_term(loss, terms, "motion", cfg.motion_weight(), active.pairs, lambda: surface_motion(xyz[0::2], xyz[1::2]))
+    if cfg.alpha_ssc > 0:  # any method; a logged column only when weighted
+        c = _given(copies)
+        loss = _add_term(loss, terms, "ssc", cfg.alpha_ssc, True, lambda: self_supervised_correspondence(
+            torch.cat((xyz[:, None], c.xyz), dim=1).flatten(2, 3), clouds, c.rot, c.trans))
     terms["loss"] = loss.detach()
     return loss, terms
