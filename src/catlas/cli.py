@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from catlas.config import MAX_COUNT, METHODS, PRESETS, merge_dicts, method_name, parse_override
+from catlas.data.degrade import DEFAULT_POINTS as DEGRADE_POINTS
+from catlas.data.degrade import KINDS as DEGRADE_KINDS
 from catlas.data.synthetic import KINDS as EXAMPLE_KINDS
 from catlas.data.synthetic import MAX_EXAMPLE_FRAMES
 from catlas.errors import CatlasError
@@ -98,6 +100,18 @@ def _example(args: argparse.Namespace) -> int:
 
     write_example(Path(args.out), n_frames=args.frames, force=args.force, kind=args.kind)
     print(f"wrote the built-in example {args.kind} ({args.frames} frames) to {args.out}")
+    return 0
+
+
+def _degrade(args: argparse.Namespace) -> int:
+    from catlas.data.degrade import FRAMES_DIR, GT_DIR, META_FILE, write_degraded
+
+    info = write_degraded(args.input, args.out, args.kind, args.level, seed=args.seed,
+                          n_points=args.points, up=args.up, drift=args.drift, force=args.force)
+    out = Path(args.out)
+    what = "meshes" if args.kind == "motion" else f"point clouds of up to {args.points} points"
+    print(f"wrote {info['n_frames']} {args.kind} frames ({what}) to {out / FRAMES_DIR}, the GT "
+          f"meshes to {out / GT_DIR}, and {out / META_FILE}")
     return 0
 
 
@@ -360,6 +374,38 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--force", action="store_true",
                    help="replace the frames of an earlier catlas example in DIR")
     e.set_defaults(func=_example)
+
+    g = _command(sub, "degrade", "write a degraded copy of a mesh sequence, with its GT kept",
+                 "  catlas degrade runs/example --out runs/noisy --kind noise --level 0.01\n"
+                 "  catlas degrade ../shared/data/cat_walk --out runs/cat_motion --kind motion\n"
+                 "  catlas fit runs/noisy/frames --out runs/fit_noisy && catlas eval runs/fit_noisy "
+                 "--gt runs/noisy/gt")
+    g.add_argument("input", metavar="INPUT",
+                   help="a mesh sequence whose frames share one connectivity (folder or .npz)")
+    g.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write: DIR/frames (the degraded frames), DIR/gt (the GT "
+                        "meshes) and DIR/degrade.json (what was applied)")
+    g.add_argument("--kind", required=True, choices=DEGRADE_KINDS,
+                   help="motion: rotate about up by LEVEL degrees per frame and drift one body "
+                        "length over the sequence (meshes); noise: Gaussian noise of sigma LEVEL x "
+                        "body length; outliers: a LEVEL fraction of the points uniform in the "
+                        "frame's box; holes: a LEVEL fraction cut off by a random plane per "
+                        "frame; partial: only the points facing one side-view camera")
+    g.add_argument("--level", type=float, metavar="X",
+                   help="strength (defaults: motion 5.14, noise 0.005, outliers 0.02, holes 0.3; "
+                        "partial takes none)")
+    g.add_argument("--points", type=int, default=DEGRADE_POINTS, metavar="N",
+                   help=f"points sampled per frame by the point-cloud kinds (default {DEGRADE_POINTS}, "
+                        "what a fit stores per frame)")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--up", choices=("x", "y", "z"), default="y",
+                   help="the input's up axis (default y: the built-in examples and cat_walk)")
+    g.add_argument("--drift", type=float, default=1.0, metavar="L",
+                   help="motion: drift over the whole sequence, in body lengths (the longest side "
+                        "of frame 0's box; default 1)")
+    g.add_argument("--force", action="store_true",
+                   help="replace what an earlier catlas degrade wrote in DIR (nothing else)")
+    g.set_defaults(func=_degrade)
 
     c = _command(sub, "correspond", "map points of one frame to another through the atlas",
                  "  catlas correspond runs/demo --from 0 --to 12 --out corr.csv\n"

@@ -350,30 +350,36 @@ KINDS = ("creature", "sheet", "humanoid")
 MAX_EXAMPLE_FRAMES = 10_000
 """The most frames :func:`write_example` writes (as many creature frames take about 2.5 GB as OBJ)."""
 
-# Every file write_example writes carries one comment line with the SHA-256 of the rest of the
-# file, so that ``force`` can tell its own unchanged files from anything else in the folder.
+# Every file catlas writes into a data folder (write_example, catlas.data.degrade) carries one
+# mark line with the SHA-256 of the rest of the file, so that ``force`` can tell its own unchanged
+# files from anything else in the folder.
 _MARK = b"catlas-example sha256="
-_MARK_AT = {"obj": (0, b"# "), "off": (1, b"# "), "ply": (2, b"comment ")}
-"""fmt -> (lines before the mark: OFF's "OFF", PLY's "ply" and "format"; comment prefix)."""
+_MARK_AT = {"obj": (0, b"# ", b""), "off": (1, b"# ", b""), "ply": (2, b"comment ", b""),
+            "json": (1, b'  "written_by": "', b'",')}
+"""fmt -> (lines before the mark: OFF's "OFF", PLY's "ply" and "format", JSON's "{"; what comes
+before and after the mark and digest on its line). A JSON payload must be an object written one
+key per line (``json.dumps(..., indent=2)``) with at least one key: the mark becomes its first."""
 
 
-def _with_mark(payload: bytes, fmt: str) -> bytes:
-    """``payload`` with the mark line inserted (see :data:`_MARK`)."""
+def with_mark(payload: bytes, fmt: str) -> bytes:
+    """``payload`` (a whole file of format ``fmt``: obj, off, ply or json) with the mark line
+    inserted (see :data:`_MARK`)."""
     import hashlib
 
-    n, prefix = _MARK_AT[fmt]
+    n, prefix, suffix = _MARK_AT[fmt]
     pos = 0
     for _ in range(n):
         pos = payload.index(b"\n", pos) + 1
-    line = prefix + _MARK + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    line = prefix + _MARK + hashlib.sha256(payload).hexdigest().encode() + suffix + b"\n"
     return payload[:pos] + line + payload[pos:]
 
 
-def _written_by_example(p: Path) -> bool:
-    """True if ``p`` is a regular file write_example wrote and nobody changed since."""
+def written_by_catlas(p: Path) -> bool:
+    """True if ``p`` is a regular file catlas marked (:func:`with_mark`) and nobody changed since."""
     import hashlib
 
-    if p.is_symlink() or not p.is_file() or p.suffix.lower().lstrip(".") not in _MARK_AT:
+    fmt = p.suffix.lower().lstrip(".")
+    if p.is_symlink() or not p.is_file() or fmt not in _MARK_AT:
         return False
     with open(p, "rb") as fh:
         head = fh.read(4096)
@@ -383,8 +389,52 @@ def _written_by_example(p: Path) -> bool:
     data = p.read_bytes()
     start = data.rfind(b"\n", 0, i) + 1
     stop = data.find(b"\n", i) + 1
-    digest = data[i + len(_MARK):stop - 1].strip()
-    return stop > 0 and hashlib.sha256(data[:start] + data[stop:]).hexdigest().encode() == digest
+    digest = data[i + len(_MARK):i + len(_MARK) + 64]
+    _, prefix, suffix = _MARK_AT[fmt]
+    return (stop > 0 and data[start:stop] == prefix + _MARK + digest + suffix + b"\n"
+            and hashlib.sha256(data[:start] + data[stop:]).hexdigest().encode() == digest)
+
+
+def replaceable_files(out: Path, force: bool, subfolders: tuple[str, ...] = ()) -> list[Path]:
+    """Check that catlas may write its files into the folder ``out``; return the files of an
+    earlier write there that are to be removed first (nothing is removed here).
+
+    An absent or empty ``out`` is fine. A non-empty one is refused unless ``force``; with
+    ``force`` it may hold only files catlas marked and nobody changed since (:func:`written_by_catlas`),
+    directly or inside the named ``subfolders`` (any other folder counts as foreign); hidden
+    entries are left alone. CatlasError names ``out`` and up to five foreign entries.
+    """
+    if out.exists() and not out.is_dir():
+        raise CatlasError(f"{out}: exists and is not a folder")
+    if not (out.is_dir() and any(out.iterdir())):
+        return []
+    if not force:
+        raise CatlasError(f"{out}: folder is not empty (use force to overwrite)")
+    old, foreign = [], []
+    for p in out.iterdir():
+        if p.name.startswith("."):  # hidden ones: kept
+            continue
+        if p.name in subfolders and p.is_dir() and not p.is_symlink():
+            for q in p.iterdir():
+                if not q.name.startswith("."):
+                    (old.append(q) if written_by_catlas(q) else foreign.append(f"{p.name}/{q.name}"))
+        elif written_by_catlas(p):
+            old.append(p)
+        else:
+            foreign.append(p.name)
+    if foreign:
+        foreign.sort(key=natural_key)
+        shown = ", ".join(foreign[:5]) + (f" ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+        raise CatlasError(f"{out}: holds files catlas did not write: {shown}; not replacing "
+                          "the folder (remove them or choose another folder)")
+    return old
+
+
+def obj_payload(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """An OBJ file's bytes: ``vertices`` (V, 3) with 6 decimals, ``faces`` (F, 3) 0-based."""
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(vertices).tolist()]
+    lines += [f"f {a} {b} {c}" for a, b, c in (np.asarray(faces) + 1).tolist()]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: bool = False,
@@ -410,19 +460,7 @@ def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: 
             or not 1 <= n_frames <= MAX_EXAMPLE_FRAMES):
         raise CatlasError(f"{out}: the number of example frames must be between 1 and "
                           f"{MAX_EXAMPLE_FRAMES} (the cap on examples), got {n_frames}")
-    if out.exists() and not out.is_dir():
-        raise CatlasError(f"{out}: exists and is not a folder")
-    old = []
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise CatlasError(f"{out}: folder is not empty (use force to overwrite)")
-        entries = [p for p in out.iterdir() if not p.name.startswith(".")]  # hidden ones: kept
-        foreign = sorted((p.name for p in entries if not _written_by_example(p)), key=natural_key)
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (f" ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
-            raise CatlasError(f"{out}: holds files catlas did not write: {shown}; not replacing "
-                              "the folder (remove them or choose another folder)")
-        old = entries
+    old = replaceable_files(out, force)
     if kind == "creature":
         verts, faces = make_walking_creature(n_frames, seed)
     elif kind == "humanoid":
@@ -436,13 +474,11 @@ def write_example(out: str | Path, n_frames: int = 24, fmt: str = "obj", force: 
     for k, v in enumerate(verts):
         p = out / f"frame_{k:03d}.{fmt}"
         if fmt == "obj":
-            lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v.tolist()]
-            lines += [f"f {a} {b} {c}" for a, b, c in (faces + 1).tolist()]
-            payload = ("\n".join(lines) + "\n").encode()
+            payload = obj_payload(v, faces)
         else:
             payload = trimesh.Trimesh(v, faces, process=False).export(file_type=fmt)
             payload = payload.encode() if isinstance(payload, str) else payload
-        p.write_bytes(_with_mark(payload, fmt))
+        p.write_bytes(with_mark(payload, fmt))
         paths.append(p)
     return paths
 
