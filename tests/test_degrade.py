@@ -1,5 +1,5 @@
-"""catlas.data.degrade (``catlas degrade``): known answers for every kind, the folder rules, and
-example -> degrade -> fit -> eval."""
+"""catlas.data.degrade (``catlas degrade``) and catlas.data.motion (fit's global-motion hint):
+known answers for every kind, the folder rules, and example -> degrade -> fit -> eval."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from catlas.data import make_bending_sheet, make_humanoid, make_walking_creature
 from catlas.data.degrade import (DEFAULT_POINTS, add_noise, add_outliers, cut_by_plane, degrade,
                                  read_mesh_sequence, sample_frames, write_degraded)
 from catlas.data.io import list_frames, read_frame
+from catlas.data.motion import global_motion, global_motion_warning
 from catlas.errors import CatlasError
 from catlas.geometry.triangles import face_normals
 
@@ -219,6 +220,61 @@ def test_example_degrade_fit_eval(tmp_path, kind):
     assert code == 0 and "wrote 4" in out, err
     code, _, err = run_cli("fit", deg / "frames", "--out", run, *TINY)
     assert code == 0, err
+    warns = [ln for ln in err.splitlines() if "warning" in ln]
+    if kind == "motion":  # one line naming the remedy
+        assert len(warns) == 1 and "moves as a whole" in warns[0] and "per-frame centring" in warns[0]
+    else:
+        assert warns == []
     code, out, err = run_cli("eval", run, "--gt", deg / "gt", "--pairs", "20", "--device", "cpu")
     assert code == 0, err
     assert (run / "eval" / "metrics.json").is_file()
+
+
+# ----------------------------------------------------------------------------- the fit's hint
+
+def _clouds(v, f, n: int = 4000):
+    return sample_frames(np.asarray(v, np.float64), f, n, np.random.default_rng(0))[0]
+
+
+def test_hint_fires_on_motion_and_not_on_clean_sequences():
+    v, f = make_walking_creature(24)
+    assert global_motion_warning(_clouds(v, f)) is None
+    for seed in range(3):
+        v, f = make_humanoid(24, seed=seed)
+        m = global_motion(_clouds(v, f))
+        assert m.travel < 0.05 and m.turn_deg < 25, (seed, m)
+        assert global_motion_warning(_clouds(v, f)) is None
+    v, f = _creature(24)
+    moved = degrade(v, f, "motion", rng=np.random.default_rng(0)).frames
+    msg = global_motion_warning(_clouds(np.stack(moved), f), where="cat/frames")
+    assert msg is not None and msg.startswith("cat/frames looks like it moves as a whole")
+    assert "travels 1.0" in msg and "turns" in msg and "\n" not in msg
+    # a turn alone (no drift) is seen too, and so is a drift alone
+    turned = degrade(v, f, "motion", rng=np.random.default_rng(0), drift=0.0).frames
+    m = global_motion(_clouds(np.stack(turned), f))
+    assert m.travel < 0.05 and m.turn_deg > 40
+    drifted = degrade(v, f, "motion", 0.0, rng=np.random.default_rng(0), drift=0.5).frames
+    m = global_motion(_clouds(np.stack(drifted), f))
+    assert m.travel == pytest.approx(0.5, abs=0.03) and m.turn_deg < 10
+
+
+def test_hint_silent_on_cat_walk_and_fires_on_its_motion_copy(cat_walk):
+    v, f, _ = read_mesh_sequence(cat_walk)
+    assert global_motion_warning(_clouds(v, f)) is None
+    moved = degrade(v, f, "motion", rng=np.random.default_rng(0)).frames
+    assert global_motion_warning(_clouds(np.stack(moved), f)) is not None
+
+
+def test_hint_names_the_remedy_the_fit_has():
+    v, f = _creature(8)
+    clouds = _clouds(np.stack(degrade(v, f, "motion", rng=np.random.default_rng(0)).frames), f)
+    assert global_motion_warning(clouds).endswith(
+        "consider data.center_frames=true (per-frame centring; it removes the travel, not a turn)")
+    assert global_motion_warning(clouds, center_frames=None).endswith(
+        "consider per-frame centring (not yet available)")
+    assert "nothing in catlas removes a turn" in global_motion_warning(clouds, center_frames=True)
+
+
+def test_hint_silent_on_random_clouds():
+    rng = np.random.default_rng(0)
+    assert global_motion_warning(rng.normal(size=(5, 300, 3))) is None

@@ -17,6 +17,7 @@ import torch
 
 from catlas.config import FitConfig, make_config
 from catlas.data import Sequence, load_sequence
+from catlas.data.motion import global_motion_warning
 from catlas.errors import CatlasError
 from catlas.export.sequence import export_sequence, mesh_sequence
 from catlas.fileio import atomic_write_text
@@ -81,6 +82,10 @@ def fit(
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
+        hint = global_motion_warning(seq.points, where=str(input),
+                                     center_frames=getattr(cfg.data, "center_frames", None))
+        if hint is not None:
+            warnings.warn(hint)
         budget = None
         if cfg.train.minutes is not None:  # a first count; the loop recomputes it from its own steps
             cfg = copy.deepcopy(cfg)  # the fit changes its count in place, not the caller's config
