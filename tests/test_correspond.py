@@ -95,3 +95,31 @@ def test_cli_correspond_bad_input(run_dir, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and ".npz or .csv" in err[0]
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_correspondences_of_a_centred_run_are_in_each_frames_input_units(tmp_path_factory, tmp_path):
+    """data.center_frames: query points are read, and sources, matches and surface points are
+    written, in the input units of their own frame (i for the query, j for the match); the map
+    itself is the in-place run's (same normalised fit)."""
+    from _eval_helpers import centred_runs
+
+    c = centred_runs(tmp_path_factory.getbasetemp())
+    still, moving, shifts = load_run(c["still"]), load_run(c["moving"]), c["shifts"]
+    i, j = 1, 4
+    a, b = still.correspond(i, j), moving.correspond(i, j)
+    np.testing.assert_array_equal(b.indices, a.indices)
+    np.testing.assert_allclose(b.source, a.source + shifts[i], atol=1e-5)
+    np.testing.assert_allclose(b.points, a.points + shifts[j], atol=1e-5)
+    np.testing.assert_allclose(b.surface, a.surface + shifts[j], atol=1e-5)
+    # explicit query points in frame i's input units give the same map
+    assert (moving.correspond(i, j, b.source[:25]).indices == b.indices[:25]).all()
+    # the command line writes the same
+    out = tmp_path / "c.npz"
+    q = tmp_path / "q.xyz"
+    np.savetxt(q, b.source[:30])
+    p = cli("correspond", str(c["moving"]), "--from", str(i), "--to", str(j), "--points", str(q),
+            "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    with np.load(out) as z:
+        assert (z["indices"] == b.indices[:30]).all()
+        np.testing.assert_allclose(z["points"], b.points[:30], atol=1e-5)

@@ -155,3 +155,102 @@ def test_cat_walk_normalisation():
     assert 0.79 < seq.areas.min() and seq.areas.max() < 0.815
     assert np.abs(seq.vertices[:, :, 2].max(1) - seq.vertices[:, :, 2].min(1)).mean() == \
         pytest.approx(1.002, abs=2e-3)
+
+
+SHIFTS = np.array([[0.0, 0.0, 0.0], [5.0, -3.0, 1.0], [-7.5, 2.0, 11.0], [0.5, 40.0, -2.0]])
+
+
+def _shifted_creature(path, shifts=None):
+    """The walking creature as OBJ frames, frame k moved by ``shifts[k]`` (None: in place)."""
+    V, F = make_walking_creature(len(SHIFTS))
+    path.mkdir(parents=True)
+    for k, v in enumerate(V):
+        s = 0.0 if shifts is None else shifts[k]
+        trimesh.Trimesh(v.astype(np.float64) + s, F, process=False).export(path / f"f{k}.obj")
+    return V.astype(np.float64), F
+
+
+def test_center_frames_removes_each_frames_translation(tmp_path):
+    """data.center_frames: frame k is shifted by its own vertex mean, then the common scale of
+    frame 0; a sequence moved by a different vector per frame normalises to the same points as
+    the one in place, and every conversion undoes frame k's own shift."""
+    cfg = DataConfig(points_per_frame=300, min_points=5, center_frames=True)
+    V, _ = _shifted_creature(tmp_path / "still")
+    _shifted_creature(tmp_path / "moving", SHIFTS)
+    still = load_sequence(tmp_path / "still", cfg, _rng())
+    moving = load_sequence(tmp_path / "moving", cfg, _rng())
+    for name in ("points", "vertices", "areas"):
+        np.testing.assert_allclose(getattr(moving, name), getattr(still, name), atol=2e-6, err_msg=name)
+    np.testing.assert_array_equal(moving.sample_faces, still.sample_faces)
+    np.testing.assert_allclose(moving.frame_centers, V.mean(axis=1) + SHIFTS, atol=1e-9)
+    np.testing.assert_allclose(moving.center, moving.frame_centers[0])
+    assert moving.scale == pytest.approx((V[0].max(0) - V[0].min(0)).max())
+    np.testing.assert_allclose(moving.vertices.mean(axis=1), 0.0, atol=1e-6)  # each frame centred
+    # off (the default): one centre, frame 0's, so the motion stays in the normalised points
+    plain = load_sequence(tmp_path / "moving", DataConfig(points_per_frame=300, min_points=5), _rng())
+    assert plain.frame_centers is None
+    np.testing.assert_allclose(plain.vertices[2].mean(0) - plain.vertices[0].mean(0),
+                               (SHIFTS[2] + V[2].mean(0) - V[0].mean(0)) / plain.scale, atol=1e-6)
+    # every frame back to its own input position, all frames or a chosen few
+    inputs = V + SHIFTS[:, None]
+    np.testing.assert_allclose(moving.to_input_units(moving.vertices), inputs, atol=1e-4)
+    np.testing.assert_allclose(moving.to_input_units(moving.vertices[2], frames=2), inputs[2], atol=1e-4)
+    np.testing.assert_allclose(moving.to_input_units(moving.vertices[[3, 1]], frames=[3, 1]),
+                               inputs[[3, 1]], atol=1e-4)
+    np.testing.assert_allclose(moving.to_input_units(moving.vertices[-1], frames=-1), inputs[3], atol=1e-4)
+    x = np.random.default_rng(1).normal(size=(4, 7, 5, 3))
+    np.testing.assert_allclose(moving.to_normalized(moving.to_input_units(x)), x, atol=1e-12)
+    for k in range(4):
+        np.testing.assert_allclose(moving.to_normalized(moving.to_input_units(x[k], frames=k), frames=k),
+                                   x[k], atol=1e-12)
+        np.testing.assert_allclose(moving.to_input_units(x[k], frames=k), moving.to_input_units(x)[k])
+    # a frame's coordinates without saying which frame: refused, not shifted by another's centre
+    with pytest.raises(ValueError, match="centred per frame"):
+        moving.to_input_units(moving.vertices[0])
+    with pytest.raises(ValueError, match="2 frames"):
+        moving.to_input_units(moving.vertices, frames=[0, 1])
+    with pytest.raises(IndexError, match="frame 4 out of range"):
+        moving.to_normalized(inputs[0], frames=4)
+    # without per-frame centres the frame changes nothing and any (..., 3) is taken, as before
+    y = plain.vertices[1]
+    np.testing.assert_array_equal(plain.to_input_units(y), y.astype(np.float64) * plain.scale + plain.center)
+    np.testing.assert_array_equal(plain.to_input_units(y, frames=1), plain.to_input_units(y))
+    np.testing.assert_array_equal(plain.centers, np.tile(plain.center, (4, 1)))
+
+
+def test_center_frames_clouds_and_without_normalize(tmp_path):
+    """Clouds: c_k is the mean of all of frame k's input points (not of the stored subset);
+    with data.normalize off the scale stays 1 and only the per-frame shift applies."""
+    rng = np.random.default_rng(3)
+    clouds = [rng.normal(size=(500, 3)) * [1, 2, 3] + s for s in SHIFTS[:3]]
+    for k, c in enumerate(clouds):
+        np.save(tmp_path / f"{k}.npy", c)
+    seq = load_sequence(tmp_path, DataConfig(points_per_frame=200, min_points=5, center_frames=True,
+                                             normalize=False), _rng())
+    assert seq.scale == 1.0
+    np.testing.assert_allclose(seq.frame_centers, [c.mean(0) for c in clouds])
+    for k, c in enumerate(clouds):
+        back = seq.to_input_units(seq.points[k], frames=k)
+        assert set(map(tuple, back.round(4))) <= set(map(tuple, c.round(4)))
+
+
+def test_npz_keeps_frame_centers_and_older_files_load(tmp_path):
+    """frame_centers round-trips through sequence.npz; a file without it (every run written
+    before data.center_frames, and every run with it off) loads with one centre."""
+    _shifted_creature(tmp_path / "moving", SHIFTS)
+    seq = load_sequence(tmp_path / "moving", DataConfig(points_per_frame=300, min_points=5,
+                                                        center_frames=True), _rng())
+    seq.save_npz(tmp_path / "s.npz")
+    back = Sequence.load_npz(tmp_path / "s.npz")
+    assert back.frame_centers.dtype == np.float64
+    np.testing.assert_array_equal(back.frame_centers, seq.frame_centers)
+    np.testing.assert_array_equal(back.to_input_units(back.points), seq.to_input_units(seq.points))
+    old = load_sequence(tmp_path / "moving", CFG, _rng())
+    old.save_npz(tmp_path / "old.npz")
+    assert "frame_centers" not in np.load(tmp_path / "old.npz").files
+    assert Sequence.load_npz(tmp_path / "old.npz").frame_centers is None
+    d = dict(np.load(tmp_path / "s.npz"))
+    d["frame_centers"] = d["frame_centers"][:2]
+    np.savez(tmp_path / "bad.npz", **d)
+    with pytest.raises(CatlasError, match=r"bad.npz: frame_centers has shape \(2, 3\), expected \(4, 3\)"):
+        Sequence.load_npz(tmp_path / "bad.npz")

@@ -195,3 +195,37 @@ def test_error_by_offset_groups_pairs_by_frame_distance():
     assert off.tolist() == [1, 3] and n.tolist() == [3, 2]
     np.testing.assert_allclose(msl2, [20.0, 60.0])  # x1e3
     np.testing.assert_allclose(mr, [2.0, 6.0])  # %
+
+
+def test_gt_of_a_centred_run_gets_each_input_frames_shift(tmp_path):
+    """load_gt(run, path) under data.center_frames: GT frame k is moved by input frame k's
+    centre (not its own centroid) and scaled by the run's scale."""
+    rng = np.random.default_rng(4)
+    centers = rng.normal(size=(3, 3)) * 10
+    seq = Sequence(points=np.zeros((3, 10, 3), np.float32), names=["a", "b", "c"], center=centers[0],
+                   scale=2.5, frame_centers=centers)
+    run = Run(Path("synthetic"), make_config("tiny", {"device": "cpu"}), seq, None, 0)
+    gt = rng.normal(size=(3, 40, 3)) + [[[0, 0, 0]], [[5, 0, 0]], [[0, -7, 1]]]  # own centroids differ
+    for k, v in enumerate(gt):
+        np.savetxt(tmp_path / f"g{k}.xyz", v)
+    np.testing.assert_allclose(load_gt(run, tmp_path), (gt - centers[:, None]) / 2.5, atol=1e-12)
+
+
+def test_centred_run_gt_and_metrics(tmp_path_factory):
+    """The stored GT and --gt of the input frames agree under data.center_frames, and the
+    protocol's metrics (normalised units) of the moving creature's run equal the in-place one's."""
+    from _eval_helpers import centred_runs
+
+    c = centred_runs(tmp_path_factory.getbasetemp())
+    still, moving = load_run(c["still"]), load_run(c["moving"])
+    gt = load_gt(moving, c["moving_frames"])
+    np.testing.assert_allclose(gt, load_gt(moving), atol=1e-5)
+    np.testing.assert_allclose(gt, load_gt(still, c["still_frames"]), atol=1e-5)
+    settings = EvalSettings(pairs=10, n_points=500)
+    a, b = evaluate(still, load_gt(still), settings), evaluate(moving, gt, settings)
+    for name in ("msL2", "mr", "mAUC", "CD"):
+        assert b.summary["conventions"]["code"][name]["mean"] == pytest.approx(
+            a.summary["conventions"]["code"][name]["mean"], rel=1e-4, abs=1e-6), name
+    norm = b.summary["normalisation"]
+    np.testing.assert_allclose(norm["frame_centers"], moving.sequence.frame_centers)
+    assert norm["center"] == norm["frame_centers"][0] and norm["scale"] == moving.sequence.scale

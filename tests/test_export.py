@@ -275,3 +275,91 @@ def test_fit_meshes_are_the_obj_export(run, tmp_path):
     assert {"atlas.mtl", "atlas_checker.png", "frame_0000.obj"} <= set(fit_files)
     for name in fit_files:
         assert (run.path / "meshes" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def _exported_frames(out, fmt: str, K: int) -> np.ndarray:
+    """(K, V, 3) vertices of every frame as an export of ``fmt`` in ``out`` holds them."""
+    if fmt in ("obj", "ply"):
+        return np.stack([trimesh.load(out / fmt / f"frame_{k:04d}.{fmt}", process=False,
+                                      maintain_order=True).vertices for k in range(K)])
+    if fmt == "pc2":
+        return read_pc2(out / "pc2" / "sequence.pc2")[0]
+    import pygltflib
+
+    doc = pygltflib.GLTF2().load_binary(str(out / "glb" / "sequence.glb"))
+    prim = doc.meshes[0].primitives[0]
+    base = read_accessor(doc, prim.attributes.POSITION)
+    return np.stack([base] + [base + read_accessor(doc, _target(t)) for t in prim.targets])
+
+
+def test_center_frames_exports_put_each_frame_back_at_its_input_position(tmp_path_factory, tmp_path):
+    """data.center_frames: the fit on a creature moved by a different vector per frame is the fit
+    on the creature in place (same normalised data), and every export format, the fit's meshes/
+    and the tracked mesh put frame k back where the input's frame k was: the in-place run's
+    frame moved by exactly that frame's shift."""
+    from _eval_helpers import centred_runs
+
+    c = centred_runs(tmp_path_factory.getbasetemp())
+    still, moving, shifts = catlas.load_run(c["still"]), catlas.load_run(c["moving"]), c["shifts"]
+    K = moving.n_frames
+    assert moving.config.data.center_frames and moving.sequence.frame_centers.shape == (K, 3)
+    formats = ["obj", "ply", "glb", "pc2"]
+    export_run(still, formats, out=tmp_path / "still", resolution=6)
+    export_run(moving, formats, out=tmp_path / "moving", resolution=6)
+    inputs = np.stack([trimesh.load(c["moving_frames"] / f"f{k}.obj", process=False,
+                                    maintain_order=True).vertices for k in range(K)])
+    for fmt in formats:
+        a = _exported_frames(tmp_path / "still", fmt, K)
+        b = _exported_frames(tmp_path / "moving", fmt, K)
+        np.testing.assert_allclose(b, a + shifts[:, None], atol=1e-4, err_msg=fmt)
+        # each frame's surface around its own input frame's centroid (a 20-step fit: loosely)
+        gap = np.linalg.norm(b.mean(axis=1) - inputs.mean(axis=1), axis=1)
+        assert (gap < 0.25 * moving.sequence.scale).all(), (fmt, gap)
+    # the fit's meshes/ (the OBJ export) and the normalised decode moved back by hand
+    fit_meshes = tmp_path / "fit"
+    (fit_meshes / "obj").mkdir(parents=True)
+    for p in (c["moving"] / "meshes").glob("frame_*.obj"):
+        (fit_meshes / "obj" / p.name).write_bytes(p.read_bytes())
+    np.testing.assert_allclose(_exported_frames(fit_meshes, "obj", K),
+                               mesh_sequence(still).vertices + shifts[:, None], atol=1e-4)
+    seq = moving.sequence
+    for k in (0, 3):
+        norm = moving.mesh(k, input_units=False).vertices.astype(np.float64)
+        np.testing.assert_array_equal(moving.mesh(k).vertices, norm * seq.scale + seq.frame_centers[k])
+    # the tracked mesh (export --surface mesh): frame r is the input mesh of frame r, in place
+    export_run(still, ["obj"], out=tmp_path / "still_mesh", surface="mesh")
+    export_run(moving, ["obj"], out=tmp_path / "moving_mesh", surface="mesh")
+    a, b = (_exported_frames(tmp_path / f"{name}_mesh", "obj", K) for name in ("still", "moving"))
+    np.testing.assert_allclose(b, a + shifts[:, None], atol=1e-4)
+    r = K // 2
+    np.testing.assert_allclose(b[r], inputs[r], atol=1e-4)
+
+
+def test_a_run_written_before_center_frames_loads_and_exports_as_before(run, tmp_path):
+    """A run folder whose config.yaml lacks data.center_frames and whose sequence.npz has no
+    frame_centers (every run before the setting) loads with one centre, and its export is byte for
+    byte the export of the same run (input units = normalised x scale + that centre)."""
+    import shutil
+
+    import yaml
+
+    old = tmp_path / "old_run"
+    shutil.copytree(run.path, old, ignore=shutil.ignore_patterns("export", ".catlas.lock"))
+    d = yaml.safe_load((old / "config.yaml").read_text())
+    del d["data"]["center_frames"]
+    (old / "config.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
+    assert "frame_centers" not in np.load(old / "sequence.npz").files
+    back = catlas.load_run(old)
+    assert back.config.data.center_frames is False and back.sequence.frame_centers is None
+    ms = mesh_sequence(back, resolution=6)
+    seq = back.sequence
+    by_hand = np.stack([back.mesh(k, 6, input_units=False).vertices.astype(np.float64) * seq.scale
+                        + seq.center for k in range(back.n_frames)])
+    np.testing.assert_array_equal(ms.vertices, by_hand[:, persistent_patches(back)[back.mesh(0, 6).patch]])
+    formats = ["obj", "ply", "glb", "pc2"]
+    export_run(run, formats, out=tmp_path / "new", resolution=6)
+    export_run(back, formats, out=tmp_path / "old", resolution=6)
+    for p in sorted((tmp_path / "new").rglob("*")):
+        if p.is_file():
+            q = tmp_path / "old" / p.relative_to(tmp_path / "new")
+            assert p.read_bytes() == q.read_bytes(), p.name

@@ -271,3 +271,27 @@ def test_error_map_low_errors_stand_out_on_white(corr_pictures):
     assert (np.abs(bar - low).max(axis=1) <= 6).sum() > 10
     assert _ink(err[SIZE + 35 :]).sum() > 300  # the caption
     assert "dark purple = small" in error_caption(0) and "input units" in error_caption(0)
+
+
+def test_centred_run_renders_each_frame_at_its_input_position(tmp_path_factory, tmp_path):
+    """data.center_frames: the clouds drawn beside the surfaces are each frame's stored points
+    back in that frame's input units; the correspondence colours (positions in the reference
+    frame's box) and the GT errors (input units) are those of the in-place run."""
+    from _eval_helpers import centred_runs
+    from catlas.evaluate import load_gt
+    from catlas.render.correspondence import gt_errors
+
+    c = centred_runs(tmp_path_factory.getbasetemp())
+    still, moving, shifts = catlas.load_run(c["still"]), catlas.load_run(c["moving"]), c["shifts"]
+    np.testing.assert_allclose(_clouds(moving, 50), _clouds(still, 50) + shifts[:, None], atol=1e-5)
+    frames = pick_frames(moving.n_frames, 2, 3)
+    a = correspondence_colors(still, frames, 2, n_samples=500)
+    b = correspondence_colors(moving, frames, 2, n_samples=500)
+    for j in frames:
+        np.testing.assert_allclose(b[j], a[j], atol=1e-6)
+    ea = gt_errors(still, load_gt(still), frames, 2, n_samples=500)
+    eb = gt_errors(moving, load_gt(moving), frames, 2, n_samples=500)
+    for j in frames:
+        np.testing.assert_allclose(eb[j], ea[j], atol=1e-6)
+    paths = render_correspondences(moving, tmp_path, reference=2, n_frames=3, size=96, n_samples=500)
+    assert [p.name for p in paths] == ["correspondences.png", "correspondence_error.png"]

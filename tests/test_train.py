@@ -264,6 +264,23 @@ def test_config_written_before_the_motion_term_loads_without_it():
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == new and new.train.curriculum is True
 
 
+def test_center_frames_is_saved_and_older_configs_load_without_it():
+    """data.center_frames (default off) is written to config.yaml and read back; a config.yaml
+    written before the setting existed (any version) loads with it off, as those fits ran."""
+    cfg = make_config("tiny", {"data": {"center_frames": True}})
+    text = cfg.to_yaml()
+    assert "center_frames: true" in text
+    assert FitConfig.from_yaml(text).data.center_frames is True
+    assert make_config("fast").data.center_frames is False
+    d = yaml.safe_load(make_config("fast").to_yaml())
+    del d["data"]["center_frames"]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == make_config("fast")
+    del d["version"]  # version 1
+    assert FitConfig.from_yaml(yaml.safe_dump(d)).data.center_frames is False
+    with pytest.raises(CatlasError, match="center_frames: expected true or false"):
+        make_config("fast", {"data": {"center_frames": "yes"}})
+
+
 def test_fast_preset_pairs_inside_the_window_and_older_runs_keep_the_papers_pairing():
     """The fast and demo presets pair frames inside the curriculum's window; a fast run saved
     before train.grow_partners existed was fitted with the paper's pairing and must load so."""

@@ -100,6 +100,13 @@ class DataConfig:
     points. Fewer make a step cheaper."""
     normalize: bool = True
     """Paper normalisation: frame 0's vertex centroid and longest bounding-box side."""
+    center_frames: bool = False
+    """Centre every frame on its own centroid (the mean of its input points, the vertex mean for
+    meshes) instead of frame 0's, before the common scale (frame 0's longest bounding-box side, or
+    1 without ``normalize``); removes the sequence's global translation from what the atlas fits.
+    Every output in input units (meshes, exports, correspondences, renders) is shifted back by its
+    frame's centre, and GT given to the evaluation gets the same per-frame shift (the paper's
+    ``center`` option for AMA). Off: one centre for the sequence, so global motion is kept."""
     min_points: int = 100
     """Frames with fewer input points are rejected."""
 

@@ -67,15 +67,15 @@ def correspond(run: "Run", i: int, j: int, points: np.ndarray | None = None,
             raise CatlasError(f"query points must have shape (n, 3), got {tuple(points.shape)}")
         if not np.isfinite(points).all():
             raise CatlasError("query points contain NaN or inf")
-        query = seq.to_normalized(points)
+        query = seq.to_normalized(points, frames=i)
     sampler = SurfaceSamples(run, n_samples, seed)
     y_i, y_j, kept, m = sampler.pair(i, j)
     target = seq.points[j].astype(np.float64)
     t_idx, s_idx = map_to_frame(query, y_i, y_j, target)
     patch, uv = sampler.layout(kept, m)
-    return Correspondence(source=seq.to_input_units(query), indices=t_idx,
-                          points=seq.to_input_units(target[t_idx]),
-                          surface=seq.to_input_units(y_j[s_idx]),
+    return Correspondence(source=seq.to_input_units(query, frames=i), indices=t_idx,
+                          points=seq.to_input_units(target[t_idx], frames=j),
+                          surface=seq.to_input_units(y_j[s_idx], frames=j),
                           patch=patch[s_idx].astype(np.int64), uv=uv[s_idx].astype(np.float64))
 
 

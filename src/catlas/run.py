@@ -80,7 +80,7 @@ class Run:
             raise ValueError(f"uv must have shape ({self.n_patches}, S, 2), got {tuple(uv_t.shape)}")
         xyz, _ = self.model.decode(self.codes()[frame : frame + 1], uv_t)
         out = xyz[0].cpu().numpy()
-        return self.sequence.to_input_units(out) if input_units else out
+        return self.sequence.to_input_units(out, frames=frame) if input_units else out
 
     def mesh(self, frame: int, resolution: int | None = None, input_units: bool = True) -> AtlasMesh:
         """The frame's surface: each patch a triangulated R x R UV grid (same faces every frame)."""

@@ -15,8 +15,9 @@ One layer that evaluation, correspondences, export and rendering share (docs/eva
   (nearest sample of A)``; atlas_A^{-1} is known on the samples, whose (patch, uv) is given by
   :meth:`SurfaceSamples.layout`.
 
-Units: the samples are in the run's normalised units (``run.sequence.to_input_units`` converts);
-the map works in whatever single unit system its arguments share. det g is in units^4.
+Units: the samples are in the run's normalised units (``run.sequence.to_input_units(x, frames=k)``
+converts frame k's); the map works in whatever single unit system its arguments share. det g is
+in units^4.
 """
 
 from __future__ import annotations

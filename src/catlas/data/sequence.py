@@ -13,19 +13,22 @@ from catlas.fileio import atomic_path
 from catlas.data.io import F32_MAX, Frame, list_frames, load_npz_arrays, read_array_sequence, read_frame
 from catlas.data.sampling import sample_surface, triangle_areas
 
-_ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas")
+_ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas", "frame_centers")
 
 
 @dataclass
 class Sequence:
-    """K frames of S stored points each, in normalised units: normalised = (input - center) / scale."""
+    """K frames of S stored points each, in normalised units: frame k's normalised coordinates are
+    (input - c_k) / scale, with c_k = ``center`` for every frame, or ``frame_centers[k]`` when the
+    sequence was centred per frame (``data.center_frames``). Convert with :meth:`to_input_units`
+    and :meth:`to_normalized`, which take the frame(s) into account."""
 
     points: np.ndarray
     """(K, S, 3) float32, normalised; S = points_per_frame."""
     names: list[str]
     """Per-frame source: file name, or ``f"{file}[k]"`` for array files."""
     center: np.ndarray
-    """(3,) float64, input units."""
+    """(3,) float64, input units: the centre of every frame, or frame 0's with ``frame_centers``."""
     scale: float
     """Input units per normalised unit."""
     vertices: np.ndarray | None = None
@@ -38,6 +41,10 @@ class Sequence:
     """(K, S, 3) float32 barycentrics of the stored points (with ``vertices`` only)."""
     areas: np.ndarray | None = None
     """(K,) float64 surface area per frame in normalised units^2 (mesh input only)."""
+    frame_centers: np.ndarray | None = None
+    """(K, 3) float64, input units: each frame's own centre (``data.center_frames``: the mean of
+    that frame's input points, the vertex mean for meshes); None = ``center`` for every frame
+    (runs written before the setting existed have none)."""
     source: str = ""
 
     @property
@@ -49,13 +56,59 @@ class Sequence:
         """Points stored per frame (S)."""
         return int(self.points.shape[1])
 
-    def to_input_units(self, x: np.ndarray) -> np.ndarray:
-        """Normalised (...,3) -> input units (float64)."""
-        return np.asarray(x, dtype=np.float64) * self.scale + self.center
+    @property
+    def centers(self) -> np.ndarray:
+        """(K, 3) float64: the centre of every frame, input units (``frame_centers``, else
+        ``center`` repeated)."""
+        if self.frame_centers is not None:
+            return np.asarray(self.frame_centers, np.float64)
+        return np.tile(np.asarray(self.center, np.float64), (self.n_frames, 1))
 
-    def to_normalized(self, x: np.ndarray) -> np.ndarray:
-        """Input units (...,3) -> normalised (float64)."""
-        return (np.asarray(x, dtype=np.float64) - self.center) / self.scale
+    def to_input_units(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None = None) -> np.ndarray:
+        """Normalised -> input units (float64), frame by frame.
+
+        frames: None = ``x`` holds every frame on its first axis, (K, ..., 3); an int = ``x``
+        (..., 3) is that one frame's; a list/array of n frame indices = ``x`` (n, ..., 3) holds
+        those frames in that order. Without per-frame centres (``frame_centers`` None) every frame
+        has the same centre and, with frames None, ``x`` may be any (..., 3).
+        """
+        x = np.asarray(x, dtype=np.float64)
+        return x * self.scale + self._center_of(x, frames)
+
+    def to_normalized(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None = None) -> np.ndarray:
+        """Input units -> normalised (float64); ``frames`` and the shapes as in :meth:`to_input_units`."""
+        x = np.asarray(x, dtype=np.float64)
+        return (x - self._center_of(x, frames)) / self.scale
+
+    def _center_of(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None) -> np.ndarray:
+        """The centre(s) to add to ``x``, broadcastable to its shape."""
+        K = self.n_frames
+        if x.ndim == 0 or x.shape[-1] != 3:
+            raise ValueError(f"expected coordinates (..., 3), got shape {x.shape}")
+        if frames is None:
+            if self.frame_centers is None:
+                return np.asarray(self.center, np.float64)
+            if x.ndim < 2 or x.shape[0] != K:
+                raise ValueError(f"the sequence is centred per frame: coordinates of every frame "
+                                 f"({K}, ..., 3) or the frames they belong to are needed, got shape "
+                                 f"{x.shape} and no frames")
+            idx = np.arange(K)
+        elif np.ndim(frames) == 0:
+            k = int(frames)
+            if not -K <= k < K:
+                raise IndexError(f"frame {k} out of range (the sequence has {K} frames)")
+            return self.centers[k]
+        else:
+            idx = np.asarray(frames)
+            if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+                raise ValueError(f"frames must be an int or a 1-D list of frame indices, got {frames!r}")
+            if x.ndim < 2 or x.shape[0] != len(idx):
+                raise ValueError(f"coordinates of {len(idx)} frames need shape ({len(idx)}, ..., 3), "
+                                 f"got {x.shape}")
+            if idx.size and not ((idx >= -K) & (idx < K)).all():
+                raise IndexError(f"frames {idx.tolist()} out of range (the sequence has {K} frames)")
+        c = self.centers[idx.astype(np.int64)]
+        return c.reshape((len(c),) + (1,) * (x.ndim - 2) + (3,))
 
     def save_npz(self, path: str | Path) -> None:
         """Write every field to ``path`` (.npz, atomically)."""
@@ -75,6 +128,12 @@ class Sequence:
         missing = {"points", "names", "center", "scale"} - set(d)
         if missing:
             raise CatlasError(f"{path}: not a catlas sequence (missing {', '.join(sorted(missing))})")
+        fc = d.get("frame_centers")  # absent in files written before data.center_frames
+        if fc is not None:
+            if fc.shape != (len(d["points"]), 3):
+                raise CatlasError(f"{path}: frame_centers has shape {fc.shape}, expected "
+                                  f"({len(d['points'])}, 3)")
+            d["frame_centers"] = fc.astype(np.float64)
         return cls(points=d["points"], names=[str(n) for n in d["names"]],
                    center=d["center"].astype(np.float64), scale=float(d["scale"]),
                    **{k: d.get(k) for k in _ARRAYS[1:]}, source=str(d.get("source", "")))
@@ -87,7 +146,9 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     independently. Clouds: a random subset of S points without replacement, or, when a frame has
     fewer than S points, all of them plus extra ones drawn with replacement (so some repeat).
     Normalisation (cfg.normalize): c = mean of frame 0's points (vertex mean for meshes),
-    s = longest side of frame 0's bounding box, every frame -> (x - c) / s.
+    s = longest side of frame 0's bounding box, every frame -> (x - c) / s. With
+    cfg.center_frames, frame k is instead shifted by its own c_k (the mean of its points, vertex
+    mean for meshes; stored as ``frame_centers``) before the same s: frame k -> (x - c_k) / s.
     """
     path = Path(path)
     if path.is_dir():
@@ -110,18 +171,25 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
                               "(the bounding box has size 0)")
     else:
         center, scale = np.zeros(3), 1.0
-    normed = [(f.points - center) / scale for f in frames]
-    for f, p in zip(frames, normed):  # float64 here; training casts to float32
+    frame_centers = None
+    if cfg.center_frames:
+        frame_centers = np.stack([f.points.mean(axis=0) for f in frames]).astype(np.float64)
+        center = frame_centers[0]
+    centers = frame_centers if frame_centers is not None else [center] * len(frames)
+    normed = [(f.points - c) / scale for f, c in zip(frames, centers)]
+    for f, p, c in zip(frames, normed, centers):  # float64 here; training casts to float32
         reach = float(np.abs(p).max())
         if not reach <= F32_MAX:
-            raise CatlasError(f"{f.label}: normalised by frame 0 ({frames[0].label}: centre "
-                              f"{', '.join(f'{c:g}' for c in center)}, size {scale:g}) its "
+            by = "its own centre" if frame_centers is not None else f"frame 0 ({frames[0].label})"
+            raise CatlasError(f"{f.label}: normalised by {by} (centre "
+                              f"{', '.join(f'{x:g}' for x in c)}, size {scale:g}) its "
                               f"coordinates reach {reach:g}, outside float32 range")
 
     S = cfg.points_per_frame
     is_mesh = frames[0].is_mesh
     seq = Sequence(points=np.empty((len(frames), S, 3), np.float32), names=[f.name for f in frames],
-                   center=np.asarray(center, np.float64), scale=scale, source=str(path))
+                   center=np.asarray(center, np.float64), scale=scale, frame_centers=frame_centers,
+                   source=str(path))
     if not is_mesh:
         for k, p in enumerate(normed):
             seq.points[k] = _resample_cloud(p, S, rng)

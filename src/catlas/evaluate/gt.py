@@ -20,8 +20,10 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
     """GT vertices ``(K, V, 3)`` float64 in the run's normalised units (same vertex = same index).
 
     path: a folder of frames or one sequence file, in the input's units (any format catlas
-    reads); it is normalised with the run's centre and scale. None: the vertices stored with
-    the run (fits on meshes that share connectivity).
+    reads); it is normalised with the run's centre and scale, GT frame k with input frame k's
+    centre when the run was centred per frame (``data.center_frames``: the same shift as the
+    input's, not the GT's own centroid). None: the vertices stored with the run (fits on meshes
+    that share connectivity).
     """
     seq = run.sequence
     if path is None:
@@ -42,7 +44,7 @@ def load_gt(run: "Run", path: str | Path | None = None) -> np.ndarray:
     if seq.vertices is not None and seq.vertices.shape[1] != V:
         raise CatlasError(f"{path}: GT has {V} vertices per frame but the run's input had "
                           f"{seq.vertices.shape[1]}")
-    return seq.to_normalized(np.stack([f.points for f in frames]))
+    return seq.to_normalized(np.stack([f.points for f in frames]))  # (K, V, 3): frame k by centre k
 
 
 def load_gt_faces(run: "Run", path: str | Path | None = None) -> np.ndarray:

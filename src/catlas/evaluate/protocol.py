@@ -223,7 +223,7 @@ def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
         "conventions": convention_summary(pp, d, r),
         "default_convention": "code",
         "units": dict(SUMMARY_UNITS),
-        "normalisation": {"center": run.sequence.center.tolist(), "scale": run.sequence.scale},
+        "normalisation": _normalisation(run),
         "settings": asdict(res.settings),
         "frames": run.n_frames,
         "gt_vertices": V,
@@ -235,6 +235,16 @@ def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
         "run_iteration": run.iteration,
         "seconds": round(seconds, 3),
     }
+
+
+def _normalisation(run: "Run") -> dict:
+    """The run's centre and scale; with per-frame centring (data.center_frames) also every
+    frame's centre (``center`` is then frame 0's)."""
+    seq = run.sequence
+    out = {"center": seq.center.tolist(), "scale": seq.scale}
+    if seq.frame_centers is not None:
+        out["frame_centers"] = seq.frame_centers.tolist()
+    return out
 
 
 def evaluate_vertex_map(gt: np.ndarray, pair_map: Callable[[int, int, cKDTree], np.ndarray],

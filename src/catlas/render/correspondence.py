@@ -57,7 +57,7 @@ def correspondence_colors(run: "Run", frames: list[int], reference: int,
                           n_samples: int = 3125, progress: bool = False) -> dict[int, np.ndarray]:
     """Per frame, ``(S, 3)`` colours of its stored cloud carried from the reference frame."""
     seq = run.sequence
-    ref_pts = seq.to_input_units(seq.points[reference])
+    ref_pts = seq.to_input_units(seq.points[reference], frames=reference)
     ref_col = position_colors(ref_pts, ref_pts.min(0), ref_pts.max(0))
     out = {}
     it = frames
@@ -179,10 +179,10 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
     gt_v = load_gt(run, gt) if have_gt else None  # fails early on a bad GT
 
     seq = run.sequence
-    clouds = {j: seq.to_input_units(seq.points[j]) for j in frames}
+    clouds = {j: seq.to_input_units(seq.points[j], frames=j) for j in frames}
     cam_pts = [clouds[j] for j in frames]
     if gt_v is not None:
-        cam_pts += [seq.to_input_units(gt_v[j]) for j in frames]
+        cam_pts += [seq.to_input_units(gt_v[j], frames=j) for j in frames]
     cam = auto_camera(np.concatenate(cam_pts), size, size, up=up, azim=azim, elev=elev)
     psize = 5.0 * (size / 320) ** 2
 
@@ -207,7 +207,7 @@ def render_correspondences(run: "Run", out: str | Path, gt: str | Path | None = 
         pw = size / 100 / total_w
         for i, j in enumerate(shown):
             ax = fig.add_axes(panel_rect(i))
-            gpts = seq.to_input_units(gt_v[j])
+            gpts = seq.to_input_units(gt_v[j], frames=j)
             ax.imshow(draw_points(cam, gpts, cmap(norm(errs[j]))[:, :3], size=psize * 1.6,
                                   shade_depth=False))
             ax.set_axis_off()

@@ -95,7 +95,7 @@ def _clouds(run: "Run", max_points: int) -> np.ndarray:
     if pts.shape[1] > max_points:
         sel = np.random.default_rng(0).choice(pts.shape[1], max_points, replace=False)
         pts = pts[:, np.sort(sel)]
-    return run.sequence.to_input_units(pts)
+    return run.sequence.to_input_units(pts)  # (K, n, 3): every frame, each by its own centre
 
 
 def sequence_camera(seq: MeshSequence, clouds: np.ndarray | None, s: RenderSettings) -> Camera:
