@@ -224,18 +224,15 @@ def test_eval_reports_the_tracked_mesh(run, tmp_path, capsys):
     assert 0 < s["chamfer"] and 0 < s["atlas_chamfer"]
 
 
-def test_smoothing_displacements_keeps_the_reference_and_rigid_motion():
-    from catlas.tracked_mesh import smooth_displacements
+def test_anchor_weights_trust_vertices_near_a_kept_patch():
+    from catlas.tracked_mesh import AtlasCoordinates, anchor_weights
 
-    v, f = _grid(6)
-    rng = np.random.default_rng(0)
-    frames = np.stack([v, v + [0.3, -0.2, 1.0], v + rng.normal(scale=0.01, size=v.shape)])
-    out = smooth_displacements(frames, 0, f, steps=5)
-    np.testing.assert_array_equal(out[0], v)  # the reference frame as it was
-    np.testing.assert_allclose(out[1], frames[1], atol=1e-12)  # a translation is smooth already
-    noise_before = np.abs(frames[2] - v).std()
-    assert np.abs(out[2] - v).std() < 0.5 * noise_before  # jitter damped
-    assert smooth_displacements(frames, 0, f, steps=0).tolist() == frames.tolist()
+    residual = np.array([[0.0, 0.02, 0.5], [0.5, 0.5, 0.0]])  # (P=2, V=3)
+    coords = AtlasCoordinates(uv=np.zeros((2, 3, 2)), residual=residual, weight=np.full((2, 3), 0.5),
+                              offset=np.zeros((2, 3, 3)))
+    np.testing.assert_allclose(anchor_weights(coords, np.array([True, True])), [1.0, np.exp(-1), 1.0])
+    w = anchor_weights(coords, np.array([True, False]))  # patch 1 collapsed: vertex 2 is far
+    np.testing.assert_allclose(w, [1.0, np.exp(-1), np.exp(-(0.5 / 0.02) ** 2)])
 
 
 def test_eval_protocol_dynosurf_scores_both_surfaces(run, tmp_path, capsys):

@@ -11,8 +11,9 @@ frame, therefore moves through the sequence with fixed connectivity:
    nearest dense atlas sample at the reference frame, then a few damped Gauss-Newton steps move
    uv so that the decoded point meets the vertex.
 3. **Decoding** (:func:`decode_coordinates`): every vertex's (patch, uv) decoded in every frame,
-   its offset from the atlas carried along; then each frame's displacement from the reference
-   frame is smoothed over the mesh (:func:`smooth_displacements`).
+   its offset from the atlas carried along; then each frame's mesh is made as rigid as possible
+   with respect to the reference mesh while it follows those positions and the frame's cloud
+   (:func:`fit_frames`).
 
 Units: normalised units inside (the run's centre and scale), input units in the returned
 :class:`~catlas.export.mesh.MeshSequence`.
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from catlas.run import Run
 
 __all__ = ["AtlasCoordinates", "TrackedMesh", "reference_frame", "reference_mesh", "cloud_mesh",
-           "atlas_coordinates", "blend_weights", "decode_coordinates", "smooth_displacements", "tracked_mesh", "SEARCH_RESOLUTION", "SMOOTHING_STEPS",
-           "REFINE_STEPS"]
+           "atlas_coordinates", "blend_weights", "decode_coordinates", "anchor_weights", "fit_frames", "tracked_mesh",
+           "SEARCH_RESOLUTION", "REFINE_STEPS", "ANCHOR_WIDTH", "CLOUD_WEIGHT"]
 
 SEARCH_RESOLUTION = 64
 """UV grid vertices per patch side of the samples a vertex's nearest atlas point is looked up in."""
@@ -48,9 +49,11 @@ BLEND_WIDTH = 0.01
 weighs exp(-1) as much (:func:`blend_weights`)."""
 BLEND_BORDER = 0.1
 """uv distance from a patch's border over which its weight ramps from 0 to 1."""
-SMOOTHING_STEPS = 5
-"""Steps of neighbour averaging (half own, half the mean of the edge neighbours) applied to every
-frame's displacement from the reference frame (:func:`smooth_displacements`)."""
+ANCHOR_WIDTH = 0.02
+"""Normalised units: a vertex this far from the atlas at the reference frame pulls towards its
+decoded positions exp(-1) as strongly as one on it (:func:`anchor_weights`)."""
+CLOUD_WEIGHT = 0.3
+"""Pull of every vertex onto the frame's cloud, against the edges' weight 1 (:func:`fit_frames`)."""
 HOLE_EDGES = 100
 """Holes of up to this many boundary edges are closed in a mesh made from a cloud."""
 
@@ -226,28 +229,27 @@ def atlas_coordinates(run: "Run", frame: int, vertices: np.ndarray, kept: np.nda
     return AtlasCoordinates(uv=uv, residual=dist, weight=blend_weights(uv, dist, kept), offset=offset)
 
 
-def smooth_displacements(frames: np.ndarray, reference: int, faces: np.ndarray,
-                         steps: int = SMOOTHING_STEPS) -> np.ndarray:
-    """``(K, V, 3)``: ``frames`` with each frame's displacement from frame ``reference`` replaced by
-    ``steps`` rounds of d <- d / 2 + (mean of d over the vertex's edge neighbours) / 2; the
-    reference frame is unchanged. Removes the vertex-to-vertex jitter of the atlas's map (folded
-    faces) and keeps the reference mesh's detail."""
-    import scipy.sparse as sparse
+def anchor_weights(coords: AtlasCoordinates, kept: np.ndarray, width: float = ANCHOR_WIDTH) -> np.ndarray:
+    """``(V,)`` how much each vertex trusts its decoded position: ``exp(-(r / width)^2)`` with r
+    its distance to the nearest kept patch at the reference frame (normalised units). A vertex far
+    from every patch (thin parts the atlas misses) follows its neighbours instead."""
+    r = np.where(np.asarray(kept, bool)[:, None], coords.residual, np.inf).min(axis=0)
+    return np.exp(-((r / width) ** 2))
 
-    from catlas.geometry.triangles import mesh_edges
 
-    V = frames.shape[1]
-    e = mesh_edges(faces)
-    adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                            shape=(V, V)).tocsr()
-    degree = np.asarray(adj.sum(axis=1)).ravel()
-    mean = sparse.diags(1.0 / np.maximum(degree, 1)) @ adj
-    mean = mean + sparse.diags((degree == 0).astype(np.float64))  # a lone vertex keeps its own
-    ref = frames[reference]
-    d = (frames - ref).transpose(1, 0, 2).reshape(V, -1)  # (V, K * 3)
-    for _ in range(steps):
-        d = 0.5 * d + 0.5 * (mean @ d)
-    return ref + d.reshape(V, -1, 3).transpose(1, 0, 2)
+def fit_frames(run: "Run", coords: AtlasCoordinates, decoded: np.ndarray, reference: int,
+               vertices: np.ndarray, faces: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``(K, V, 3)`` normalised units: every frame's mesh as rigid as possible with respect to the
+    reference mesh ``vertices (V, 3)``, pulled towards the ``decoded (K, V, 3)`` positions
+    (:func:`anchor_weights`) and onto the frame's stored cloud (point-to-plane, weight
+    ``CLOUD_WEIGHT``; catlas.geometry.arap). Removes the folds of the atlas's vertex-to-vertex
+    jitter; the reference frame keeps its vertices."""
+    from catlas.geometry.arap import arap_deform
+
+    out = arap_deform(vertices, faces, decoded, anchor_weights(coords, kept),
+                      clouds=run.sequence.points.astype(np.float64), cloud_weight=CLOUD_WEIGHT)
+    out[reference] = vertices
+    return out
 
 
 def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -> TrackedMesh:
@@ -257,7 +259,8 @@ def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -
     vertices, faces, source = reference_mesh(run, r)
     kept = persistent_patches(run, progress=progress)
     coords = atlas_coordinates(run, r, vertices, kept)
-    xyz = smooth_displacements(decode_coordinates(run, coords, progress=progress), r, faces)
+    xyz = fit_frames(run, coords, decode_coordinates(run, coords, progress=progress), r, vertices,
+                     faces, kept)
     patch, uv = coords.patch, coords.main_uv()
     tex = to_texture_uv(torch.as_tensor(uv)[None].expand(run.n_patches, -1, -1))
     texcoords = tex[torch.as_tensor(patch), torch.arange(len(patch))].numpy()
