@@ -316,17 +316,27 @@ def _fit_and_evaluate(job: Job, args: argparse.Namespace) -> dict:
                    progress=args.progress)
     elif job.action == "resume":
         catlas.fit(None, job.out, resume=True, progress=args.progress)
-    fit_summary = json.loads((job.out / SUMMARY).read_text())
-    metrics = read_metrics(job.out) if job.action == "reuse" else None
-    settings = EvalSettings(pairs=args.pairs, seed=EVAL_SEED)
+    fit_summary, metrics = evaluate_run(job.out, args.pairs, keep=job.action == "reuse")
+    return record(job, args, metrics, fit_summary["iterations"], fit_summary["train_seconds"])
+
+
+def evaluate_run(out: Path, pairs: int, gt: Path | None = None, keep: bool = False) -> tuple[dict, dict]:
+    """(the fit's summary.json, the evaluation summary) of the finished run folder ``out``: the
+    protocol of ``catlas eval RUN [--gt GT] --pairs P`` (pairs drawn with seed EVAL_SEED; GT:
+    ``gt`` in the input's units, or the vertices stored with the run), written to ``out/eval``.
+    keep: use ``out/eval/metrics.json`` instead when it scored the run's final iteration with the
+    same pairs and seed (a run folder is always scored against the same GT)."""
+    fit_summary = json.loads((out / SUMMARY).read_text())
+    metrics = read_metrics(out) if keep else None
+    settings = EvalSettings(pairs=pairs, seed=EVAL_SEED)
     if not (metrics and metrics.get("run_iteration") == fit_summary["iterations"]
             and metrics["settings"]["pairs"] == settings.pairs
             and metrics["settings"]["seed"] == settings.seed):
-        run = catlas.load_run(job.out)
-        result = evaluate(run, load_gt(run), settings)
-        write_eval(job.out, result, overwrite=True)
+        run = catlas.load_run(out)
+        result = evaluate(run, load_gt(run, gt), settings)
+        write_eval(out, result, overwrite=True)
         metrics = result.summary
-    return record(job, args, metrics, fit_summary["iterations"], fit_summary["train_seconds"])
+    return fit_summary, metrics
 
 
 def score_nearest(job: Job, args: argparse.Namespace) -> dict:
