@@ -268,11 +268,14 @@ def test_hint_silent_on_cat_walk_and_fires_on_its_motion_copy(cat_walk):
 def test_hint_names_the_remedy_the_fit_has():
     v, f = _creature(8)
     clouds = _clouds(np.stack(degrade(v, f, "motion", rng=np.random.default_rng(0)).frames), f)
-    assert global_motion_warning(clouds).endswith(
-        "consider data.center_frames=true (per-frame centring; it removes the travel, not a turn)")
-    assert global_motion_warning(clouds, center_frames=None).endswith(
-        "consider per-frame centring (not yet available)")
-    assert "nothing in catlas removes a turn" in global_motion_warning(clouds, center_frames=True)
+    line = global_motion_warning(clouds)
+    assert "travels" in line and "turns" in line and line.endswith(
+        "consider data.center_frames=true (per-frame centring) against the travel and "
+        "loss.alpha_ssc=0.1 (rigid copies) against the turn")
+    assert global_motion_warning(clouds, center_frames=True).endswith(
+        "consider loss.alpha_ssc=0.1 (rigid copies) against the turn")
+    assert global_motion_warning(clouds, center_frames=True, ssc=True).endswith(
+        "the settings for it are on already")
 
 
 def test_hint_silent_on_random_clouds():

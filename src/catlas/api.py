@@ -82,8 +82,8 @@ def fit(
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
-        hint = global_motion_warning(seq.points, where=str(input),
-                                     center_frames=getattr(cfg.data, "center_frames", None))
+        hint = global_motion_warning(seq.points, where=str(input), center_frames=cfg.data.center_frames,
+                                     ssc=cfg.loss.alpha_ssc > 0)
         if hint is not None:
             warnings.warn(hint)
         budget = None

@@ -38,15 +38,18 @@ AXIS_SEPARATION = 2.0
 """Ratio of variances that makes a principal axis well defined (see the module docstring)."""
 
 
-def remedy(center_frames: bool | None) -> str:
-    """What the hint advises, by the fit's ``data.center_frames``: False -> set it (it removes
-    the travel, not a turn); True -> nothing removes a turn; None -> the setting does not exist
-    in this version of catlas."""
-    if center_frames is None:
-        return "consider per-frame centring (not yet available)"
-    if center_frames:
-        return "data.center_frames is on, which removes the travel; nothing in catlas removes a turn"
-    return "consider data.center_frames=true (per-frame centring; it removes the travel, not a turn)"
+def remedy(travels: bool, turns: bool, center_frames: bool = False, ssc: bool = False) -> str:
+    """The settings the hint names for what was found: ``data.center_frames=true`` against travel
+    (per-frame centring), ``loss.alpha_ssc=0.1`` against a turn (rigid copies, docs/method.md);
+    those already on are not named again."""
+    advice = []
+    if travels and not center_frames:
+        advice.append("data.center_frames=true (per-frame centring) against the travel")
+    if turns and not ssc:
+        advice.append("loss.alpha_ssc=0.1 (rigid copies) against the turn")
+    if not advice:
+        return "the settings for it are on already"
+    return "consider " + " and ".join(advice)
 
 
 @dataclass
@@ -114,12 +117,12 @@ def global_motion(points) -> GlobalMotion:
     return GlobalMotion(travel, travel_k, turn, turn_k)
 
 
-def global_motion_warning(points, where: str = "the input",
-                          center_frames: bool | None = False) -> str | None:
+def global_motion_warning(points, where: str = "the input", center_frames: bool = False,
+                          ssc: bool = False) -> str | None:
     """One line when ``points`` (as for :func:`global_motion`) look like they need a remedy for
     global motion (travel > TRAVEL_LIMIT or turn > TURN_LIMIT_DEG), ending in :func:`remedy`
-    for ``center_frames`` (the fit's data.center_frames; None where the setting does not exist);
-    None otherwise."""
+    given the fit's ``data.center_frames`` and whether its ``loss.alpha_ssc`` > 0; None
+    otherwise."""
     m = global_motion(points)
     found = []
     if m.travel > TRAVEL_LIMIT:
@@ -129,4 +132,5 @@ def global_motion_warning(points, where: str = "the input",
     if not found:
         return None
     return (f"{where} looks like it moves as a whole: {' and '.join(found)} from frame 0; "
-            f"the atlas has to fit that motion too; {remedy(center_frames)}")
+            f"the atlas has to fit that motion too; "
+            f"{remedy(m.travel > TRAVEL_LIMIT, m.turn_deg > TURN_LIMIT_DEG, center_frames, ssc)}")
