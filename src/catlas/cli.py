@@ -160,7 +160,7 @@ def _eval_dynosurf(args: argparse.Namespace) -> int:
     import json
 
     from catlas.evaluate import load_gt
-    from catlas.evaluate.dynosurf import dynosurf_metrics
+    from catlas.evaluate.dynosurf import dynosurf_report, format_dynosurf_report
     from catlas.evaluate.gt import load_gt_faces
     from catlas.export.mesh import mesh_sequence
     from catlas.fileio import atomic_write_text
@@ -178,25 +178,11 @@ def _eval_dynosurf(args: argparse.Namespace) -> int:
     atlas = mesh_sequence(run, kept=tm.sequence.kept)
     surfaces = {f"mesh (frame {tm.frame}'s {tm.source}, tracked)": tm.sequence,
                 "atlas (every patch's UV grid)": atlas}
-    rows = {}
-    for name, seq in surfaces.items():
-        m = dynosurf_metrics(run.sequence.to_normalized(seq.vertices), seq.faces, gt, gt_faces,
-                             seed=args.seed)
-        mean = m["mean"]
-        rows[name] = {"chamfer_l2": mean["chamfer_l2"], "f_score": dict(zip(("0.5%", "1%"),
-                      [float(x) for x in mean["f_score"]])), "normal_consistency":
-                      mean["normal_consistency"], "correspondence": mean["correspondence"],
-                      "per_frame_chamfer_l2": [float(x) for x in m["chamfer_l2"]]}
-    report = {"protocol": "dynosurf (docs/evaluation.md, 9)", "n_samples": m["n_samples"],
-              "seed": args.seed, "correspondence_target": m["correspondence_target"],
-              "units": "each frame scaled to its GT bounding box's longest side 1; chamfer_l2 "
-                       "x1e3 in the table, raw here", "surfaces": rows}
+    report = dynosurf_report({name: (run.sequence.to_normalized(seq.vertices), seq.faces)
+                              for name, seq in surfaces.items()}, gt, gt_faces, seed=args.seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(report, indent=2) + "\n")
-    print(f"{'surface':<44}{'CD-L2 (x1e3)':>13}{'F@0.5%':>9}{'F@1%':>9}{'NC':>8}{'corr':>9}")
-    for name, r in rows.items():
-        print(f"{name:<44}{r['chamfer_l2'] * 1e3:>13.4f}{r['f_score']['0.5%']:>9.4f}"
-              f"{r['f_score']['1%']:>9.4f}{r['normal_consistency']:>8.4f}{r['correspondence']:>9.4f}")
+    print(format_dynosurf_report(report))
     print(f"wrote {path}")
     return 0
 

@@ -36,7 +36,8 @@ from catlas.geometry.triangles import face_normals
 
 __all__ = ["N_SAMPLES", "F_THRESHOLDS", "CORRESPONDENCE_TARGETS", "frame_normalisation",
            "sample_mesh", "directed_distances", "chamfer_l2", "chamfer_l1", "f_score",
-           "normal_consistency", "surface_metrics", "correspondence_error", "dynosurf_metrics"]
+           "normal_consistency", "surface_metrics", "correspondence_error", "dynosurf_metrics",
+           "dynosurf_report", "format_dynosurf_report"]
 
 N_SAMPLES = 100_000
 """Points drawn uniformly on each surface per frame (DynoSurf: ``num_sample=100000``)."""
@@ -297,3 +298,36 @@ def dynosurf_metrics(pred_vertices: np.ndarray, pred_faces: np.ndarray, gt_verti
     return {**per_frame, "correspondence": corr, "mean": mean, "thresholds": thresholds,
             "centre": centre, "scale": scale, "n_samples": int(n_samples), "seed": seed,
             "correspondence_target": correspondence}
+
+
+# --- a run's report (catlas eval --protocol dynosurf) ---------------------------------------
+
+def dynosurf_report(surfaces: dict, gt_vertices: np.ndarray, gt_faces: np.ndarray,
+                    seed: int = 0) -> dict:
+    """The figures of ``eval/dynosurf.json``: :func:`dynosurf_metrics` of each named mesh
+    sequence in ``surfaces`` (name -> ``(vertices (K, V, 3), faces (F, 3))``, in the same units
+    as ``gt_vertices (K, W, 3)``, ``gt_faces (G, 3)``), means over frames plus the per-frame
+    Chamfer-L2."""
+    rows, m = {}, None
+    for name, (vertices, faces) in surfaces.items():
+        m = dynosurf_metrics(vertices, faces, gt_vertices, gt_faces, seed=seed)
+        mean = m["mean"]
+        rows[name] = {"chamfer_l2": mean["chamfer_l2"],
+                      "f_score": {f"{t * 100:g}%": float(x) for t, x in zip(m["thresholds"], mean["f_score"])},
+                      "normal_consistency": mean["normal_consistency"],
+                      "correspondence": mean["correspondence"],
+                      "per_frame_chamfer_l2": [float(x) for x in m["chamfer_l2"]]}
+    return {"protocol": "dynosurf (docs/evaluation.md, 9)", "n_samples": m["n_samples"] if m else N_SAMPLES,
+            "seed": seed, "correspondence_target": m["correspondence_target"] if m else "surface",
+            "units": "each frame scaled to its GT bounding box's longest side 1; chamfer_l2 "
+                     "x1e3 in the table, raw here", "surfaces": rows}
+
+
+def format_dynosurf_report(report: dict) -> str:
+    """The printed table of :func:`dynosurf_report` (Chamfer-L2 x1e3)."""
+    lines = [f"{'surface':<44}{'CD-L2 (x1e3)':>13}{'F@0.5%':>9}{'F@1%':>9}{'NC':>8}{'corr':>9}"]
+    for name, r in report["surfaces"].items():
+        f = list(r["f_score"].values())
+        lines.append(f"{name:<44}{r['chamfer_l2'] * 1e3:>13.4f}{f[0]:>9.4f}{f[1]:>9.4f}"
+                     f"{r['normal_consistency']:>8.4f}{r['correspondence']:>9.4f}")
+    return "\n".join(lines)
