@@ -238,7 +238,8 @@ def anchor_weights(coords: AtlasCoordinates, kept: np.ndarray, width: float = AN
 
 
 def fit_frames(run: "Run", coords: AtlasCoordinates, decoded: np.ndarray, reference: int,
-               vertices: np.ndarray, faces: np.ndarray, kept: np.ndarray) -> np.ndarray:
+               vertices: np.ndarray, faces: np.ndarray, kept: np.ndarray,
+               progress: bool = False) -> np.ndarray:
     """``(K, V, 3)`` normalised units: every frame's mesh as rigid as possible with respect to the
     reference mesh ``vertices (V, 3)``, pulled towards the ``decoded (K, V, 3)`` positions
     (:func:`anchor_weights`) and onto the frame's stored cloud (point-to-plane, weight
@@ -247,7 +248,8 @@ def fit_frames(run: "Run", coords: AtlasCoordinates, decoded: np.ndarray, refere
     from catlas.geometry.arap import arap_deform
 
     out = arap_deform(vertices, faces, decoded, anchor_weights(coords, kept),
-                      clouds=run.sequence.points.astype(np.float64), cloud_weight=CLOUD_WEIGHT)
+                      clouds=run.sequence.points.astype(np.float64), cloud_weight=CLOUD_WEIGHT,
+                      frames=lambda r: frame_progress(r, len(r), "fitting the mesh", progress))
     out[reference] = vertices
     return out
 
@@ -260,7 +262,7 @@ def tracked_mesh(run: "Run", frame: int | None = None, progress: bool = False) -
     kept = persistent_patches(run, progress=progress)
     coords = atlas_coordinates(run, r, vertices, kept)
     xyz = fit_frames(run, coords, decode_coordinates(run, coords, progress=progress), r, vertices,
-                     faces, kept)
+                     faces, kept, progress=progress)
     patch, uv = coords.patch, coords.main_uv()
     tex = to_texture_uv(torch.as_tensor(uv)[None].expand(run.n_patches, -1, -1))
     texcoords = tex[torch.as_tensor(patch), torch.arange(len(patch))].numpy()

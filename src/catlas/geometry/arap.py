@@ -20,6 +20,8 @@ weights, reused by every frame and iteration).
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 import numpy as np
 import scipy.sparse as sparse
 from scipy.sparse.linalg import factorized
@@ -75,12 +77,13 @@ def cloud_normals(cloud: np.ndarray, tree: cKDTree | None = None,
 
 def arap_deform(rest: np.ndarray, faces: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                 clouds: np.ndarray | list | None = None, cloud_weight: float = 0.0,
-                steps: int = ARAP_STEPS) -> np.ndarray:
+                steps: int = ARAP_STEPS, frames: Callable[[range], Iterable[int]] = iter) -> np.ndarray:
     """``(K, V, 3)``: the mesh ``rest (V, 3)``, ``faces (F, 3)`` deformed in each of K frames
     (energy in the module docstring), starting from ``targets (K, V, 3)``.
 
     weights ``(V,)`` >= 0: each vertex's pull towards its target (the edges' weight is 1).
-    clouds: K clouds ``(N_k, 3)`` in the same units, used when ``cloud_weight`` > 0."""
+    clouds: K clouds ``(N_k, 3)`` in the same units, used when ``cloud_weight`` > 0.
+    frames: wraps the frame loop (e.g. a progress bar)."""
     rest = np.asarray(rest, np.float64)
     targets = np.asarray(targets, np.float64)
     V = len(rest)
@@ -92,8 +95,8 @@ def arap_deform(rest: np.ndarray, faces: np.ndarray, targets: np.ndarray, weight
     solve = factorized((laplacian + sparse.diags(np.maximum(w, 1e-9))).tocsc())
     rest_edge = rest[e[:, 0]] - rest[e[:, 1]]
     out = np.empty_like(targets)
-    for k, x in enumerate(targets):
-        x = x.copy()
+    for k in frames(range(len(targets))):
+        x = targets[k].copy()
         if cloud_weight > 0:
             cloud = np.asarray(clouds[k], np.float64)
             tree = cKDTree(cloud)

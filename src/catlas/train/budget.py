@@ -11,8 +11,10 @@ it in two stages:
 2. :func:`calibrated_iterations`, called by the training loop (:func:`calibrate_if_due`) once the fit has spent
    :data:`CALIBRATE_AT` of its budget (or reached 10 % of the provisional count), replaces it
    by the count that the fit's own measured steps give: real clouds, real contention for the
-   CPU, no warm-up bias. Before that point no milestone is reached, so the run is the same as
-   one started with the final count. ``config.yaml`` then records that count (and
+   CPU, no warm-up bias. Before that point no milestone is reached but the end of the `fast`
+   preset's learning-rate warm-up (2 % of the provisional count), so the run is the same as one
+   started with the final count up to where that warm-up ends. The fit's first 5 % set the count:
+   a fit that shares the CPU with other work then runs too few steps (or too many). ``config.yaml`` then records that count (and
    ``train.minutes`` None), so the run repeats or resumes exactly without timing again.
 """
 
