@@ -83,7 +83,7 @@ from accuracy import (  # noqa: E402  (sequences, overrides, run folders, evalua
     evaluate_run, folder, row_stats,
 )
 from time_to_quality import (  # noqa: E402  (subprocess fits, --jobs, --reuse rules)
-    CPUS, Fit, budget_text, fit_action, fit_settings, jobs_text, read_curves, run_fits,
+    CPUS, Fit, budget_text, fit_action, fit_settings, guarded, jobs_text, read_curves, run_and_evaluate,
 )
 
 from catlas.config import METHODS, PRESETS, make_config, merge_dicts, method_name, parse_override  # noqa: E402
@@ -518,15 +518,7 @@ def table_section(d: Data, rows: list[dict], near: list[dict], args: argparse.Na
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return _main(args)
-    except CatlasError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with the same command and --reuse", file=sys.stderr)
-        return 130
+    return guarded(PROG, _main, parse_args(argv))
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -558,24 +550,11 @@ def _main(args: argparse.Namespace) -> int:
     mine = {(f.name, f.degradation, f.method, f.remedy, str(f.seed)) for f in fits}
     rows = [r for r in read_curves(results_file) if _ident(r) not in mine]
 
-    def evaluate_all(batch: list[RobustFit]) -> None:
-        for f in batch:
-            rows.append(fit_row(f, args, info))
-            write_csv(results_file, rows, COLUMNS)  # after every fit: an interruption keeps the work
+    def evaluate_one(f: RobustFit) -> None:
+        rows.append(fit_row(f, args, info))
+        write_csv(results_file, rows, COLUMNS)  # after every fit: an interruption keeps the work
 
-    def run(batch: list[RobustFit]) -> None:
-        todo = [f for f in batch if f.action != "reuse"]
-        if todo:
-            run_fits(todo, args, info)
-            atomic_write_text(info_file, json.dumps(info, indent=2, sort_keys=True) + "\n")
-
-    if args.jobs == 1:  # evaluate each fit as soon as it is done: nothing else runs then
-        for f in fits:
-            run([f])
-            evaluate_all([f])
-    else:  # evaluation waits until no fit runs
-        run(fits)
-        evaluate_all(fits)
+    run_and_evaluate(fits, args, info, info_file, evaluate_one)
 
     near_keys = {(d.sequence, d.degradation, data_remedy(r)) for d in data.values() for r in args.remedies}
     near = [r for r in read_curves(nearest_file) if (r["sequence"], r["degradation"], r["remedy"]) not in near_keys]

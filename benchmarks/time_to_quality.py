@@ -509,16 +509,41 @@ def sequence_table(sequence: str, groups: dict[str, list[dict]], nearest: dict |
 # ---------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def guarded(prog: str, body, args: argparse.Namespace) -> int:
+    """Exit status of ``body(args)``: a CatlasError as one line and 2, Ctrl-C as a hint to
+    continue with --reuse and 130 (the benchmarks that plan fits with --reuse)."""
     try:
-        return _main(args)
+        return body(args)
     except CatlasError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with the same command and --reuse", file=sys.stderr)
+        print(f"{prog}: interrupted; continue with the same command and --reuse", file=sys.stderr)
         return 130
+
+
+def run_and_evaluate(fits: list, args: argparse.Namespace, info: dict, info_file: Path, evaluate) -> None:
+    """Run ``fits`` (those not kept) with --jobs and call ``evaluate(fit)`` for every fit: with
+    --jobs 1 right after its fit (nothing else runs then), with --jobs 2 once no fit runs, so
+    evaluation never competes with a timed fit. ``info`` (fits.json) is written after each run."""
+    def run(batch: list) -> None:
+        todo = [f for f in batch if f.action != "reuse"]
+        if todo:
+            run_fits(todo, args, info)
+            atomic_write_text(info_file, json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+    if args.jobs == 1:
+        for f in fits:
+            run([f])
+            evaluate(f)
+    else:
+        run(fits)
+        for f in fits:
+            evaluate(f)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded(PROG, _main, parse_args(argv))
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -544,27 +569,14 @@ def _main(args: argparse.Namespace) -> int:
     rows = [r for r in rows if _ident(r) not in refit  # this invocation's variants: its seeds only
             and not (_ident(r)[:3] in mine and _ident(r)[3] not in args.seeds)]
 
-    def evaluate_all(batch: list[Fit]) -> None:
+    def evaluate_one(f: Fit) -> None:
         nonlocal rows
-        for f in batch:
-            ident = (f.sequence, f.method, args.label or "", f.seed)
-            mine = [r for r in rows if _ident(r) == ident]
-            rows = [r for r in rows if _ident(r) != ident] + evaluate_fit(f, args, mine, info)
-            write_curves(curves_file, rows)  # after every fit: an interruption keeps the work
+        ident = (f.sequence, f.method, args.label or "", f.seed)
+        mine = [r for r in rows if _ident(r) == ident]
+        rows = [r for r in rows if _ident(r) != ident] + evaluate_fit(f, args, mine, info)
+        write_curves(curves_file, rows)  # after every fit: an interruption keeps the work
 
-    def run(batch: list[Fit]) -> None:
-        todo = [f for f in batch if f.action != "reuse"]
-        if todo:
-            run_fits(todo, args, info)
-            atomic_write_text(info_file, json.dumps(info, indent=2, sort_keys=True) + "\n")
-
-    if args.jobs == 1:  # evaluate each fit as soon as it is done: nothing else runs then
-        for f in fits:
-            run([f])
-            evaluate_all([f])
-    else:  # evaluation waits until no fit runs
-        run(fits)
-        evaluate_all(fits)
+    run_and_evaluate(fits, args, info, info_file, evaluate_one)
 
     tables = []
     for sequence, path in data.items():
