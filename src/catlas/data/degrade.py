@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from catlas.config import MAX_POINTS, DataConfig
-from catlas.data.io import list_frames, read_array_sequence, read_frame
+from catlas.data.io import read_frames
 from catlas.data.sampling import points_from_provenance, sample_surface
 from catlas.data.synthetic import obj_payload, replaceable_files, with_mark
 from catlas.errors import CatlasError, check_int
@@ -183,15 +183,7 @@ def facing(normals: np.ndarray, camera: np.ndarray) -> np.ndarray:
 def read_mesh_sequence(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A mesh sequence with one connectivity: a folder of frames or one .npz (vertices + faces).
     Returns vertices (K, V, 3) float64 (input units), faces (F, 3) int64 and the frames' labels."""
-    path = Path(path)
-    if path.is_dir():
-        frames = [read_frame(p) for p in list_frames(path)]
-    elif path.is_file() and path.suffix.lower() in (".npy", ".npz"):
-        frames = read_array_sequence(path)
-    elif path.is_file():
-        frames = [read_frame(path)]
-    else:
-        raise CatlasError(f"{path}: no such file or folder")
+    frames = read_frames(path)
     first = frames[0]
     for f in frames:
         if not f.is_mesh:

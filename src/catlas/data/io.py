@@ -143,6 +143,19 @@ def read_array_sequence(path: str | Path) -> list[Frame]:
             for k in range(arr.shape[0])]
 
 
+
+def read_frames(path: str | Path) -> list[Frame]:
+    """The frames of an input: a folder of frame files (natural order, :func:`list_frames`), one
+    .npy/.npz sequence file (:func:`read_array_sequence`) or one frame file (one frame)."""
+    path = Path(path)
+    if path.is_dir():
+        return [read_frame(p) for p in list_frames(path)]
+    if path.is_file() and path.suffix.lower() in (".npy", ".npz"):
+        return read_array_sequence(path)
+    if path.is_file():
+        return [read_frame(path)]
+    raise CatlasError(f"{path}: no such file or folder")
+
 # ---------------------------------------------------------------------------------- arrays
 
 def load_npy(path: str | Path, where: str | None = None) -> np.ndarray:

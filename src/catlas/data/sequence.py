@@ -10,7 +10,7 @@ import numpy as np
 from catlas.config import DataConfig
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_path
-from catlas.data.io import F32_MAX, Frame, list_frames, load_npz_arrays, read_array_sequence, read_frame
+from catlas.data.io import F32_MAX, Frame, load_npz_arrays, read_frames
 from catlas.data.sampling import sample_surface, triangle_areas
 
 _ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas", "frame_centers")
@@ -151,14 +151,7 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     mean for meshes; stored as ``frame_centers``) before the same s: frame k -> (x - c_k) / s.
     """
     path = Path(path)
-    if path.is_dir():
-        frames = [read_frame(p) for p in list_frames(path)]
-    elif path.is_file() and path.suffix.lower() in (".npy", ".npz"):
-        frames = read_array_sequence(path)
-    elif path.is_file():
-        frames = [read_frame(path)]  # one frame file: a one-frame sequence
-    else:
-        raise CatlasError(f"{path}: no such file or folder")
+    frames = read_frames(path)
     _check_frames(frames, cfg)
 
     if cfg.normalize:
