@@ -91,8 +91,8 @@ def arap_deform(rest: np.ndarray, faces: np.ndarray, targets: np.ndarray, weight
     adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                             shape=(V, V)).tocsr()
     laplacian = sparse.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj
-    w = np.asarray(weights, np.float64) + cloud_weight
-    solve = factorized((laplacian + sparse.diags(np.maximum(w, 1e-9))).tocsc())
+    weights = np.asarray(weights, np.float64)
+    solve = factorized((laplacian + sparse.diags(np.maximum(weights + cloud_weight, 1e-9))).tocsc())
     rest_edge = rest[e[:, 0]] - rest[e[:, 1]]
     out = np.empty_like(targets)
     for k in frames(range(len(targets))):
@@ -104,7 +104,7 @@ def arap_deform(rest: np.ndarray, faces: np.ndarray, targets: np.ndarray, weight
         for _ in range(steps):
             R = vertex_rotations(rest, x, e)
             edge = 0.5 * np.einsum("eij,ej->ei", R[e[:, 0]] + R[e[:, 1]], rest_edge)
-            b = (np.asarray(weights, np.float64)[:, None]) * targets[k]
+            b = weights[:, None] * targets[k]
             np.add.at(b, e[:, 0], edge)
             np.add.at(b, e[:, 1], -edge)
             if cloud_weight > 0:
