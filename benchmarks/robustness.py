@@ -28,7 +28,9 @@ The point-cloud kinds sample as many points per frame as a fit stores (data.poin
 
 Methods: mca, atlasnet (or dsr), fitted. Remedies, each a set of --set overrides of the fits:
 none; center = data.center_frames=true; ssc = loss.alpha_ssc=0.1 and loss.ssc_copies=--ssc-copies
-(default 4: each copy is one more encoder and decoder pass per frame and step); center+ssc = both.
+(default 4: each copy is one more encoder and decoder pass per frame and step); center+ssc = both;
+trim = loss.chamfer_trim=0.05 (the 5 % of each frame's step points farthest from the surface
+left out of the input -> surface Chamfer direction: against outliers).
 --set applies to every fit (not to the remedies' three settings).
 
 Budget and fits as benchmarks/time_to_quality.py: --iterations N, or --minutes M (train.minutes:
@@ -102,10 +104,12 @@ CLEAN = "clean"
 DEFAULT_SEQUENCES = ("cat_walk", "creature", "humanoid")
 DEFAULT_METHODS = ("mca", "atlasnet")
 DEFAULT_DEGRADATIONS = (CLEAN, "motion", "noise0.5", "noise1", "outliers", "holes", "partial")
-REMEDIES = ("none", "center", "ssc", "center+ssc")
+REMEDIES = ("none", "center", "ssc", "center+ssc", "trim")
 SSC_WEIGHT = 0.1
 """loss.alpha_ssc of the ssc remedy (the journal extension's weight)."""
-REMEDY_KEYS = ("data.center_frames", "loss.alpha_ssc", "loss.ssc_copies")
+TRIM = 0.05
+"""loss.chamfer_trim of the trim remedy: a little above the outliers' default share (2 %)."""
+REMEDY_KEYS = ("data.center_frames", "loss.alpha_ssc", "loss.ssc_copies", "loss.chamfer_trim")
 PERCENT_KINDS = ("noise", "outliers", "holes")
 """Kinds whose name suffix is a level in % (motion's is degrees per frame)."""
 COLUMNS = ("sequence", "degradation", "method", "remedy", "seed", *METRICS, "steps", "seconds",
@@ -136,13 +140,15 @@ def degradation_level(name: str) -> tuple[str | None, float | None]:
 
 
 def remedy_overrides(remedy: str, ssc_copies: int) -> dict:
-    """The --set overrides of a remedy (``none``, ``center``, ``ssc``, ``center+ssc``)."""
+    """The --set overrides of a remedy (``none``, ``center``, ``ssc``, ``trim``, or parts joined by +)."""
     o: dict = {}
     for part in remedy.split("+"):
         if part == "center":
             o = merge_dicts(o, {"data": {"center_frames": True}})
         elif part == "ssc":
             o = merge_dicts(o, {"loss": {"alpha_ssc": SSC_WEIGHT, "ssc_copies": ssc_copies}})
+        elif part == "trim":
+            o = merge_dicts(o, {"loss": {"chamfer_trim": TRIM}})
     return o
 
 

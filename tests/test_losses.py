@@ -71,6 +71,35 @@ def test_chamfer_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda x, y: nearest_neighbors(x, y, chunk=2)[0], (p, t))
 
 
+def test_trimmed_chamfer_ignores_the_outliers_and_matches_the_reference():
+    # a surface fitted exactly (pred = the 8 inliers) plus 2 far outliers in the target
+    g = torch.Generator().manual_seed(3)
+    inliers = torch.rand(1, 8, 3, generator=g)
+    outliers = torch.tensor([[[5.0, 0, 0], [0.0, 7, 0]]])
+    target = torch.cat((inliers, outliers), dim=1)  # N = 10
+    pred = inliers.clone().requires_grad_()
+    full = chamfer_distance(pred, target)
+    torch.testing.assert_close(full, chamfer_distance_reference(pred, target))
+    assert full > 1.0  # the outliers dominate the untrimmed mean
+    trimmed = chamfer_distance(pred, target, trim=0.2)  # floor(0.2 * 10) = 2 points left out
+    torch.testing.assert_close(trimmed, torch.tensor(0.0))
+    trimmed.backward()
+    torch.testing.assert_close(pred.grad, torch.zeros_like(pred))  # nothing pulls towards them
+    # trim 0.1 leaves out the farther outlier only: target->pred mean over 9 points
+    near = ((outliers[0, 0] - inliers[0]) ** 2).sum(-1).min()
+    torch.testing.assert_close(chamfer_distance(pred, target, trim=0.1), near / 9)
+    # random clouds with gradients: the same as the dense reference's full sort
+    p0, t0 = torch.rand(2, 60, 3, generator=g), torch.rand(2, 50, 3, generator=g)
+    p1, p2 = p0.clone().requires_grad_(), p0.clone().requires_grad_()
+    c1, c2 = chamfer_distance(p1, t0, trim=0.1), chamfer_distance_reference(p2, t0, trim=0.1)
+    torch.testing.assert_close(c1, c2)
+    c1.backward()
+    c2.backward()
+    torch.testing.assert_close(p1.grad, p2.grad)
+    with pytest.raises(ValueError, match="trim"):
+        chamfer_distance(p0, t0, trim=1.0)
+
+
 def test_chamfer_bad_shapes():
     with pytest.raises(ValueError):
         chamfer_distance(torch.rand(2, 4, 3), torch.rand(3, 4, 3))

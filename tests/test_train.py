@@ -594,6 +594,27 @@ def test_the_former_method_name_ours_is_read_as_mca(tmp_path):
     assert "method: mca" in FitConfig.from_yaml(yaml.safe_dump(d)).to_yaml()
 
 
+def test_chamfer_trim_is_checked_reaches_the_step_and_older_configs_load_without_it():
+    """loss.chamfer_trim: in [0, 0.5]; the step's chamfer term is the trimmed Chamfer of its
+    points and clouds; a config.yaml without the setting loads with every point kept."""
+    from catlas.losses.chamfer import chamfer_distance
+
+    for bad in (-0.1, 0.6, float("nan")):
+        with pytest.raises(ValueError, match="chamfer_trim"):
+            _loss(chamfer_trim=bad)
+    xyz, clouds = torch.rand(4, 2, 5, 3), torch.rand(4, 20, 3)
+    clouds[:, :2] += 10.0  # two far outliers per frame
+    full = step_loss(xyz, None, clouds, _loss(method="atlasnet"))[1]["chamfer"]
+    trimmed = step_loss(xyz, None, clouds, _loss(method="atlasnet", chamfer_trim=0.1))[1]["chamfer"]
+    torch.testing.assert_close(trimmed, chamfer_distance(xyz.reshape(4, -1, 3), clouds, trim=0.1))
+    assert float(trimmed) < 0.1 * float(full)
+    fast = make_config("fast")
+    assert fast.loss.chamfer_trim == 0.0
+    d = yaml.safe_load(fast.to_yaml())
+    del d["loss"]["chamfer_trim"]
+    assert FitConfig.from_yaml(yaml.safe_dump(d)) == fast
+
+
 # ---------------------------------------------------------------- loss.alpha_ssc (rigid copies)
 
 

@@ -196,6 +196,11 @@ class LossConfig:
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
+    chamfer_trim: float = 0.0
+    """Fraction of each frame's step points, the farthest from the surface, left out of the
+    input -> surface direction of the Chamfer term (a trimmed mean), so that stray points of a
+    scan pull no patch towards them; the surface -> input direction is unchanged. 0 = every
+    point (the default, and the paper). Against outliers: a little above their share."""
     alpha_ssc: float = 0.0
     """Weight of the self-supervised correspondence loss with random rigid copies (the authors'
     journal extension, docs/method.md 3.5): every frame of a step is also encoded and decoded
@@ -219,6 +224,8 @@ class LossConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
         check_fraction("cross_from", self.cross_from)
+        if not 0.0 <= self.chamfer_trim <= 0.5:
+            raise ValueError(f"chamfer_trim must be in [0, 0.5], got {self.chamfer_trim}")
         for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr", "alpha_ssc",
                      "ssc_translation"):
             check_weight(name, getattr(self, name))

@@ -55,8 +55,12 @@ def nearest_neighbors(a: Tensor, b: Tensor, chunk: int = 4096) -> tuple[Tensor, 
     return sq_dist, idx
 
 
-def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096) -> Tensor:
+def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096, trim: float = 0.0) -> Tensor:
     """L_CD = mean_{b,m} min_n |y_bm - x_bn|^2 + mean_{b,n} min_m |x_bn - y_bm|^2.
+
+    With ``trim`` > 0 the second mean (target -> prediction) leaves out, per batch item, the
+    ``floor(trim * N)`` target points farthest from the prediction: outliers of the input then
+    pull nothing towards them (a trimmed mean; the first direction is unchanged).
 
     The nearest neighbours are found without gradient (a KD-tree on the CPU; on other devices
     one chunked pass over the dense (B, M, N) squared-distance matrix); the distances are then
@@ -66,6 +70,7 @@ def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096) -> Tensor:
         pred: ``(B, M, 3)`` predicted points y.
         target: ``(B, N, 3)`` target cloud x.
         chunk: rows of ``pred`` per block of the dense search (memory ~ B * chunk * N floats).
+        trim: fraction of each target cloud left out of the target -> prediction mean, in [0, 1).
 
     Returns:
         scalar tensor.
@@ -73,13 +78,24 @@ def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096) -> Tensor:
     _check_clouds(pred, target)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
+    if not 0.0 <= trim < 1.0:
+        raise ValueError(f"trim must be in [0, 1), got {trim}")
     if pred.device.type == "cpu":
         row_idx, col_idx = _nn_indices_kdtree(pred.detach(), target.detach())
     else:
         row_idx, col_idx = _nn_indices_dense(pred.detach(), target.detach(), chunk)
     nn_t = target.gather(1, row_idx[..., None].expand(-1, -1, 3))
     nn_p = pred.gather(1, col_idx[..., None].expand(-1, -1, 3))
-    return ((pred - nn_t) ** 2).sum(-1).mean() + ((target - nn_p) ** 2).sum(-1).mean()
+    return ((pred - nn_t) ** 2).sum(-1).mean() + _trimmed_mean(((target - nn_p) ** 2).sum(-1), trim)
+
+
+def _trimmed_mean(d: Tensor, trim: float) -> Tensor:
+    """Mean of ``d`` (B, N) over its ``N - floor(trim * N)`` smallest entries per row (at least one)."""
+    n_drop = int(trim * d.shape[1])
+    if n_drop == 0:
+        return d.mean()
+    keep = max(d.shape[1] - n_drop, 1)
+    return d.topk(keep, dim=1, largest=False, sorted=False).values.mean()
 
 
 def _nn_indices_kdtree(p: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -119,18 +135,21 @@ def _nn_indices_dense(p: Tensor, t: Tensor, chunk: int) -> tuple[Tensor, Tensor]
     return torch.cat(row_idx, dim=1), col_idx
 
 
-def chamfer_distance_reference(pred: Tensor, target: Tensor) -> Tensor:
+def chamfer_distance_reference(pred: Tensor, target: Tensor, trim: float = 0.0) -> Tensor:
     """Dense reference of :func:`chamfer_distance` from a full ``(B, M, N)`` torch.cdist matrix.
 
-    For tests only (memory O(B M N)).
+    For tests only (memory O(B M N)); the trimmed mean by a full sort.
 
     Args:
         pred: ``(B, M, 3)``.
         target: ``(B, N, 3)``.
+        trim: as in :func:`chamfer_distance`.
 
     Returns:
         scalar tensor.
     """
     _check_clouds(pred, target)
     d = torch.cdist(pred, target, compute_mode="donot_use_mm_for_euclid_dist") ** 2
-    return d.min(dim=2).values.mean() + d.min(dim=1).values.mean()
+    to_pred = d.min(dim=1).values.sort(dim=1).values  # (B, N) ascending
+    keep = max(target.shape[1] - int(trim * target.shape[1]), 1)
+    return d.min(dim=2).values.mean() + to_pred[:, :keep].mean()
