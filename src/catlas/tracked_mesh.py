@@ -247,10 +247,13 @@ def fit_frames(run: "Run", coords: AtlasCoordinates, decoded: np.ndarray, refere
     jitter; the reference frame keeps its vertices."""
     from catlas.geometry.arap import arap_deform
 
-    out = arap_deform(vertices, faces, decoded, anchor_weights(coords, kept),
-                      clouds=run.sequence.points.astype(np.float64), cloud_weight=CLOUD_WEIGHT,
-                      frames=lambda r: frame_progress(r, len(r), "fitting the mesh", progress))
+    others = [k for k in range(len(decoded)) if k != reference]
+    out = np.empty(decoded.shape, np.float64)
     out[reference] = vertices
+    out[others] = arap_deform(vertices, faces, decoded[others], anchor_weights(coords, kept),
+                              clouds=run.sequence.points[others].astype(np.float64),
+                              cloud_weight=CLOUD_WEIGHT,
+                              frames=lambda r: frame_progress(r, len(r), "fitting the mesh", progress))
     return out
 
 
