@@ -29,7 +29,8 @@ The point-cloud kinds sample as many points per frame as a fit stores (data.poin
 Methods: mca, atlasnet (or dsr), fitted. Remedies, each a set of --set overrides of the fits:
 none; center = data.center_frames=true; ssc = loss.alpha_ssc=0.1 and loss.ssc_copies=--ssc-copies
 (default 4: each copy is one more encoder and decoder pass per frame and step); center+ssc = both;
-trim = loss.chamfer_trim=0.05 (the 5 % of each frame's step points farthest from the surface
+align = data.align_frames=true (centred and turned back to frame 0's orientation per frame);
+align+ssc = both; trim = loss.chamfer_trim=0.05 (the 5 % of each frame's step points farthest from the surface
 left out of the input -> surface Chamfer direction: against outliers).
 --set applies to every fit (not to the remedies' three settings).
 
@@ -44,8 +45,8 @@ an unfinished one resumed) or --overwrite (refit); every folder is checked befor
 Evaluation: every fit as `catlas eval RUN --gt DIR/gt --pairs P` scores it (pairs drawn with
 seed 0, the same for every fit of a sequence; the clean sequence is its own GT), written to
 RUN/eval. The nearest map is scored on the same pairs, on the same data, normalised as the fits
-with the same data settings normalise it (so once without and once with data.center_frames
-when the remedies use both; --out/<sequence>/<degradation>/nearest[_center]/eval): on mesh inputs
+with the same data settings normalise it (once per data setting the remedies use: none,
+data.center_frames, data.align_frames; --out/<sequence>/<degradation>/nearest[_center|_align]/eval): on mesh inputs
 (clean, motion) each GT vertex of A -> the nearest GT vertex of B (benchmarks/accuracy.py's
 nearest); on point clouds, which have no vertices to map, the same chain as the atlas map with
 the input clouds in place of the atlas: each GT vertex of A -> the nearest input point of A ->
@@ -104,12 +105,13 @@ CLEAN = "clean"
 DEFAULT_SEQUENCES = ("cat_walk", "creature", "humanoid")
 DEFAULT_METHODS = ("mca", "atlasnet")
 DEFAULT_DEGRADATIONS = (CLEAN, "motion", "noise0.5", "noise1", "outliers", "holes", "partial")
-REMEDIES = ("none", "center", "ssc", "center+ssc", "trim")
+REMEDIES = ("none", "center", "ssc", "center+ssc", "align", "align+ssc", "trim")
 SSC_WEIGHT = 0.1
 """loss.alpha_ssc of the ssc remedy (the journal extension's weight)."""
 TRIM = 0.05
 """loss.chamfer_trim of the trim remedy: a little above the outliers' default share (2 %)."""
-REMEDY_KEYS = ("data.center_frames", "loss.alpha_ssc", "loss.ssc_copies", "loss.chamfer_trim")
+REMEDY_KEYS = ("data.center_frames", "data.align_frames", "loss.alpha_ssc", "loss.ssc_copies",
+               "loss.chamfer_trim")
 PERCENT_KINDS = ("noise", "outliers", "holes")
 """Kinds whose name suffix is a level in % (motion's is degrees per frame)."""
 COLUMNS = ("sequence", "degradation", "method", "remedy", "seed", *METRICS, "steps", "seconds",
@@ -140,11 +142,14 @@ def degradation_level(name: str) -> tuple[str | None, float | None]:
 
 
 def remedy_overrides(remedy: str, ssc_copies: int) -> dict:
-    """The --set overrides of a remedy (``none``, ``center``, ``ssc``, ``trim``, or parts joined by +)."""
+    """The --set overrides of a remedy (``none``, ``center``, ``align``, ``ssc``, ``trim``, or parts
+    joined by +)."""
     o: dict = {}
     for part in remedy.split("+"):
         if part == "center":
             o = merge_dicts(o, {"data": {"center_frames": True}})
+        elif part == "align":
+            o = merge_dicts(o, {"data": {"align_frames": True}})
         elif part == "ssc":
             o = merge_dicts(o, {"loss": {"alpha_ssc": SSC_WEIGHT, "ssc_copies": ssc_copies}})
         elif part == "trim":
@@ -153,8 +158,10 @@ def remedy_overrides(remedy: str, ssc_copies: int) -> dict:
 
 
 def data_remedy(remedy: str) -> str:
-    """The part of a remedy that changes the data a fit sees (and the nearest map's): center or none."""
-    return "center" if "center" in remedy.split("+") else "none"
+    """The part of a remedy that changes the data a fit sees (and the nearest map's): center,
+    align or none."""
+    parts = remedy.split("+")
+    return "align" if "align" in parts else "center" if "center" in parts else "none"
 
 
 def _keys(d: dict, prefix: str = ""):
@@ -391,7 +398,7 @@ def fit_row(f: RobustFit, args: argparse.Namespace, info: dict) -> dict:
 
 def score_nearest(d: Data, remedy: str, args: argparse.Namespace) -> dict:
     """The nearest map on ``d``, normalised as a fit with ``remedy``'s data settings normalises
-    it; written to --out/<sequence>/<degradation>/nearest[_center]/eval. Returns its row."""
+    it; written to --out/<sequence>/<degradation>/nearest[_center|_align]/eval. Returns its row."""
     cfg = make_config(args.preset, merge_dicts(base_overrides(args), remedy_overrides(remedy, args.ssc_copies)))
     seq = load_sequence(d.frames, cfg.data, np.random.default_rng(0))  # the fits' centres and scale
     gt = seq.to_normalized(np.stack([read_frame(p).points for p in list_frames(d.gt)]))

@@ -112,6 +112,9 @@ def test_degradation_names():
         "data": {"center_frames": True}, "loss": {"alpha_ssc": 0.1, "ssc_copies": 4}}
     assert rob.remedy_overrides("trim", 4) == {"loss": {"chamfer_trim": 0.05}}
     assert rob.data_remedy("ssc") == "none" and rob.data_remedy("center+ssc") == "center"
+    assert rob.remedy_overrides("align+ssc", 4) == {
+        "data": {"align_frames": True}, "loss": {"alpha_ssc": 0.1, "ssc_copies": 4}}
+    assert rob.data_remedy("align+ssc") == "align"
 
 
 def test_cloud_nearest_map_on_the_vertices_is_the_vertex_map():

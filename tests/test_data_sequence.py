@@ -254,3 +254,66 @@ def test_npz_keeps_frame_centers_and_older_files_load(tmp_path):
     np.savez(tmp_path / "bad.npz", **d)
     with pytest.raises(CatlasError, match=r"bad.npz: frame_centers has shape \(2, 3\), expected \(4, 3\)"):
         Sequence.load_npz(tmp_path / "bad.npz")
+
+
+def _turned_creature(path, degrees_per_frame: float, shifts):
+    """The walking creature as OBJ frames, frame k turned about y by k * degrees_per_frame about
+    its vertex mean and moved by ``shifts[k]``. Returns its (K, V, 3) vertices and the turns."""
+    from scipy.spatial.transform import Rotation
+
+    V, F = make_walking_creature(len(shifts))
+    path.mkdir(parents=True)
+    turns = Rotation.from_euler("y", (degrees_per_frame * np.arange(len(shifts)))[:, None], degrees=True).as_matrix()
+    out = []
+    for k, v in enumerate(V.astype(np.float64)):
+        c = v.mean(axis=0)
+        out.append((v - c) @ turns[k].T + c + shifts[k])
+        trimesh.Trimesh(out[-1], F, process=False).export(path / f"f{k}.obj")
+    return np.stack(out), turns
+
+
+TURN_SHIFTS = np.linspace(0.0, 1.0, 12)[:, None] * [3.0, 0.5, -2.0]
+"""A drift of several body lengths over 12 frames."""
+
+
+def test_align_frames_turns_each_frame_back_and_every_conversion_undoes_it(tmp_path):
+    """data.align_frames: a creature that turns 10 degrees per frame (110 in all) and travels
+    normalises to (nearly) the creature in place, centred per frame: each R_k is the frame's turn
+    back, a proper rotation, within 3 degrees (the legs move too, and the chain adds up: 2.5
+    measured); the conversions undo frame k's own turn and shift exactly; sequence.npz keeps the
+    rotations; a bad shape is refused."""
+    cfg = DataConfig(points_per_frame=300, min_points=5, align_frames=True)
+    inputs, turns = _turned_creature(tmp_path / "turning", 10.0, TURN_SHIFTS)
+    _turned_creature(tmp_path / "still", 0.0, 0 * TURN_SHIFTS)
+    seq = load_sequence(tmp_path / "turning", cfg, _rng())
+    still = load_sequence(tmp_path / "still", DataConfig(points_per_frame=300, min_points=5,
+                                                         center_frames=True), _rng())
+    R = seq.frame_rotations
+    assert R.shape == (12, 3, 3) and R.dtype == np.float64
+    np.testing.assert_allclose(R @ R.transpose(0, 2, 1), np.tile(np.eye(3), (12, 1, 1)), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(R[0], np.eye(3))
+    err = np.degrees(np.arccos(np.clip((np.trace(turns.transpose(0, 2, 1) @ R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    assert (err < 3.0).all(), err  # R_k undoes turn k: turn_k^T @ R_k = I
+    np.testing.assert_allclose(seq.frame_centers, inputs.mean(axis=1), atol=1e-9)
+    assert np.abs(seq.vertices - still.vertices).max() < 0.05  # the body is 1 long
+    # every frame back to its input position and orientation, all frames or chosen ones
+    np.testing.assert_allclose(seq.to_input_units(seq.vertices), inputs, atol=1e-4)
+    np.testing.assert_allclose(seq.to_input_units(seq.vertices[2], frames=2), inputs[2], atol=1e-4)
+    np.testing.assert_allclose(seq.to_input_units(seq.vertices[[9, 1]], frames=[9, 1]), inputs[[9, 1]], atol=1e-4)
+    x = np.random.default_rng(1).normal(size=(12, 7, 5, 3))
+    np.testing.assert_allclose(seq.to_normalized(seq.to_input_units(x)), x, atol=1e-12)
+    for k in (0, 5, 11):
+        np.testing.assert_allclose(seq.to_normalized(seq.to_input_units(x[k], frames=k), frames=k), x[k], atol=1e-12)
+        np.testing.assert_allclose(seq.to_input_units(x[k], frames=k), seq.to_input_units(x)[k])
+    with pytest.raises(ValueError, match="centred per frame"):
+        seq.to_input_units(seq.vertices[0])
+    seq.save_npz(tmp_path / "s.npz")
+    back = Sequence.load_npz(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.frame_rotations, R)
+    np.testing.assert_array_equal(back.to_input_units(back.points), seq.to_input_units(seq.points))
+    d = dict(np.load(tmp_path / "s.npz"))
+    d["frame_rotations"] = d["frame_rotations"][:, :2]
+    np.savez(tmp_path / "bad.npz", **d)
+    with pytest.raises(CatlasError, match=r"bad.npz: frame_rotations has shape \(12, 2, 3\)"):
+        Sequence.load_npz(tmp_path / "bad.npz")

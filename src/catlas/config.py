@@ -107,6 +107,12 @@ class DataConfig:
     Every output in input units (meshes, exports, correspondences, renders) is shifted back by its
     frame's centre, and GT given to the evaluation gets the same per-frame shift (the paper's
     ``center`` option for AMA). Off: one centre for the sequence, so global motion is kept."""
+    align_frames: bool = False
+    """Centre every frame as ``center_frames`` does and also turn it back to frame 0's orientation
+    (rigid ICP of each frame onto the previous one, catlas.data.motion.frame_rotations), so that
+    neither the sequence's global translation nor its global rotation is left for the atlas to
+    fit. Every output in input units is turned and shifted back, and GT given to the evaluation
+    gets the same per-frame transform. For captures that turn as a whole."""
     min_points: int = 100
     """Frames with fewer input points are rejected."""
 

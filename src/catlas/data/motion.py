@@ -134,3 +134,31 @@ def global_motion_warning(points, where: str = "the input", center_frames: bool 
     return (f"{where} looks like it moves as a whole: {' and '.join(found)} from frame 0; "
             f"the atlas has to fit that motion too; "
             f"{remedy(m.travel > TRAVEL_LIMIT, m.turn_deg > TURN_LIMIT_DEG, center_frames, ssc)}")
+
+
+ALIGN_POINTS = 2000
+"""Points per frame (evenly spread over the stored order) that the frame-to-frame ICP uses."""
+
+
+def frame_rotations(points) -> np.ndarray:
+    """``(K, 3, 3)`` float64 rotations R_k that turn each frame back to frame 0's orientation
+    (``data.align_frames``): frame k's points ``p`` (N_k, 3), centred on their own centroid, map to
+    ``p @ R_k``; R_0 = I. Each R_k is rigid ICP (trimesh.registration.icp: rotation about the
+    centroid only, no reflection, translation or scale) of frame k onto frame k - 1 already turned
+    back, started from R_{k-1}, so that each ICP only has to find one frame's turn; deformation
+    between neighbouring frames is small, so what it finds is the turn of the whole object (a
+    chain, so a small error per frame adds up over the sequence).
+
+    points: K frames (N_k, 3) in any one unit, each centred on its own centroid."""
+    from trimesh.registration import icp
+
+    frames = [np.asarray(p, np.float64) for p in points]
+    subsets = [p[np.linspace(0, len(p) - 1, min(len(p), ALIGN_POINTS)).astype(np.int64)] for p in frames]
+    rotations = np.tile(np.eye(3), (len(frames), 1, 1))
+    for k in range(1, len(frames)):
+        initial = np.eye(4)
+        initial[:3, :3] = rotations[k - 1].T  # icp's matrix acts on column vectors: x -> M x
+        matrix, _, _ = icp(subsets[k], subsets[k - 1] @ rotations[k - 1], initial=initial,
+                           max_iterations=30, reflection=False, translation=False, scale=False)
+        rotations[k] = matrix[:3, :3].T
+    return rotations

@@ -11,17 +11,20 @@ from catlas.config import DataConfig
 from catlas.errors import CatlasError
 from catlas.fileio import atomic_path
 from catlas.data.io import F32_MAX, Frame, load_npz_arrays, read_frames
+from catlas.data.motion import frame_rotations
 from catlas.data.sampling import sample_surface, triangle_areas
 
-_ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas", "frame_centers")
+_ARRAYS = ("points", "vertices", "faces", "sample_faces", "sample_bary", "areas", "frame_centers",
+           "frame_rotations")
 
 
 @dataclass
 class Sequence:
     """K frames of S stored points each, in normalised units: frame k's normalised coordinates are
     (input - c_k) / scale, with c_k = ``center`` for every frame, or ``frame_centers[k]`` when the
-    sequence was centred per frame (``data.center_frames``). Convert with :meth:`to_input_units`
-    and :meth:`to_normalized`, which take the frame(s) into account."""
+    sequence was centred per frame (``data.center_frames``); with ``frame_rotations`` (R_k,
+    ``data.align_frames``) they are ((input - c_k) / scale) @ R_k. Convert with
+    :meth:`to_input_units` and :meth:`to_normalized`, which take the frame(s) into account."""
 
     points: np.ndarray
     """(K, S, 3) float32, normalised; S = points_per_frame."""
@@ -45,6 +48,9 @@ class Sequence:
     """(K, 3) float64, input units: each frame's own centre (``data.center_frames``: the mean of
     that frame's input points, the vertex mean for meshes); None = ``center`` for every frame
     (runs written before the setting existed have none)."""
+    frame_rotations: np.ndarray | None = None
+    """(K, 3, 3) float64: each frame's turn back to frame 0's orientation (``data.align_frames``,
+    :func:`catlas.data.motion.frame_rotations`; always with ``frame_centers``); None = no turn."""
     source: str = ""
 
     @property
@@ -73,31 +79,52 @@ class Sequence:
         has the same centre and, with frames None, ``x`` may be any (..., 3).
         """
         x = np.asarray(x, dtype=np.float64)
-        return x * self.scale + self._center_of(x, frames)
+        idx = self._frame_index(x, frames)
+        return self._turn(x * self.scale, idx, back=True) + self._center_of(x, idx)
 
     def to_normalized(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None = None) -> np.ndarray:
         """Input units -> normalised (float64); ``frames`` and the shapes as in :meth:`to_input_units`."""
         x = np.asarray(x, dtype=np.float64)
-        return (x - self._center_of(x, frames)) / self.scale
+        idx = self._frame_index(x, frames)
+        return self._turn((x - self._center_of(x, idx)) / self.scale, idx, back=False)
 
-    def _center_of(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None) -> np.ndarray:
-        """The centre(s) to add to ``x``, broadcastable to its shape."""
+    def _turn(self, x: np.ndarray, idx: int | np.ndarray | None, back: bool) -> np.ndarray:
+        """``x`` turned by its frames' rotations (x @ R_k, or x @ R_k^T with ``back``)."""
+        if self.frame_rotations is None or idx is None:
+            return x
+        R = np.asarray(self.frame_rotations, np.float64)[idx]
+        if np.ndim(idx) == 0:
+            return x @ (R.T if back else R)
+        return np.einsum("n...j,nij->n...i" if back else "n...j,nji->n...i", x, R)
+
+    def _center_of(self, x: np.ndarray, idx: int | np.ndarray | None) -> np.ndarray:
+        """The centre(s) of the frames ``idx`` (:meth:`_frame_index`), broadcastable to ``x``."""
+        if idx is None:
+            return np.asarray(self.center, np.float64)
+        if np.ndim(idx) == 0:
+            return self.centers[idx]
+        c = self.centers[idx]
+        return c.reshape((len(c),) + (1,) * (x.ndim - 2) + (3,))
+
+    def _frame_index(self, x: np.ndarray, frames: int | list[int] | np.ndarray | None) -> int | np.ndarray | None:
+        """The frame(s) ``x`` belongs to: None (one centre and no turn for every frame, with
+        ``frames`` None), an int (``x`` is one frame's), or (n,) int64 (``x`` is (n, ..., 3))."""
         K = self.n_frames
         if x.ndim == 0 or x.shape[-1] != 3:
             raise ValueError(f"expected coordinates (..., 3), got shape {x.shape}")
         if frames is None:
-            if self.frame_centers is None:
-                return np.asarray(self.center, np.float64)
+            if self.frame_centers is None and self.frame_rotations is None:
+                return None
             if x.ndim < 2 or x.shape[0] != K:
                 raise ValueError(f"the sequence is centred per frame: coordinates of every frame "
                                  f"({K}, ..., 3) or the frames they belong to are needed, got shape "
                                  f"{x.shape} and no frames")
-            idx = np.arange(K)
+            return np.arange(K)
         elif np.ndim(frames) == 0:
             k = int(frames)
             if not -K <= k < K:
                 raise IndexError(f"frame {k} out of range (the sequence has {K} frames)")
-            return self.centers[k]
+            return k
         else:
             idx = np.asarray(frames)
             if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
@@ -107,8 +134,7 @@ class Sequence:
                                  f"got {x.shape}")
             if idx.size and not ((idx >= -K) & (idx < K)).all():
                 raise IndexError(f"frames {idx.tolist()} out of range (the sequence has {K} frames)")
-        c = self.centers[idx.astype(np.int64)]
-        return c.reshape((len(c),) + (1,) * (x.ndim - 2) + (3,))
+            return idx.astype(np.int64)
 
     def save_npz(self, path: str | Path) -> None:
         """Write every field to ``path`` (.npz, atomically)."""
@@ -134,6 +160,12 @@ class Sequence:
                 raise CatlasError(f"{path}: frame_centers has shape {fc.shape}, expected "
                                   f"({len(d['points'])}, 3)")
             d["frame_centers"] = fc.astype(np.float64)
+        fr = d.get("frame_rotations")  # absent in files written before data.align_frames
+        if fr is not None:
+            if fr.shape != (len(d["points"]), 3, 3) or fc is None:
+                raise CatlasError(f"{path}: frame_rotations has shape {fr.shape}, expected "
+                                  f"({len(d['points'])}, 3, 3) beside frame_centers")
+            d["frame_rotations"] = fr.astype(np.float64)
         return cls(points=d["points"], names=[str(n) for n in d["names"]],
                    center=d["center"].astype(np.float64), scale=float(d["scale"]),
                    **{k: d.get(k) for k in _ARRAYS[1:]}, source=str(d.get("source", "")))
@@ -149,6 +181,9 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     s = longest side of frame 0's bounding box, every frame -> (x - c) / s. With
     cfg.center_frames, frame k is instead shifted by its own c_k (the mean of its points, vertex
     mean for meshes; stored as ``frame_centers``) before the same s: frame k -> (x - c_k) / s.
+    cfg.align_frames centres so and then turns frame k back to frame 0's orientation by R_k
+    (:func:`catlas.data.motion.frame_rotations`, stored as ``frame_rotations``):
+    frame k -> ((x - c_k) / s) @ R_k.
     """
     path = Path(path)
     frames = read_frames(path)
@@ -165,7 +200,7 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
     else:
         center, scale = np.zeros(3), 1.0
     frame_centers = None
-    if cfg.center_frames:
+    if cfg.center_frames or cfg.align_frames:
         frame_centers = np.stack([f.points.mean(axis=0) for f in frames]).astype(np.float64)
         center = frame_centers[0]
     centers = frame_centers if frame_centers is not None else [center] * len(frames)
@@ -177,11 +212,16 @@ def load_sequence(path: str | Path, cfg: DataConfig, rng: np.random.Generator) -
             raise CatlasError(f"{f.label}: normalised by {by} (centre "
                               f"{', '.join(f'{x:g}' for x in c)}, size {scale:g}) its "
                               f"coordinates reach {reach:g}, outside float32 range")
+    rotations = None
+    if cfg.align_frames:
+        rotations = frame_rotations(normed)
+        normed = [p @ r for p, r in zip(normed, rotations)]
 
     S = cfg.points_per_frame
     is_mesh = frames[0].is_mesh
     seq = Sequence(points=np.empty((len(frames), S, 3), np.float32), names=[f.name for f in frames],
                    center=np.asarray(center, np.float64), scale=scale, frame_centers=frame_centers,
+                   frame_rotations=rotations,
                    source=str(path))
     if not is_mesh:
         for k, p in enumerate(normed):

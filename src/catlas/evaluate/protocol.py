@@ -239,11 +239,13 @@ def _summary(res: EvalResult, d: np.ndarray, r: np.ndarray, run: "Run", V: int,
 
 def _normalisation(run: "Run") -> dict:
     """The run's centre and scale; with per-frame centring (data.center_frames) also every
-    frame's centre (``center`` is then frame 0's)."""
+    frame's centre (``center`` is then frame 0's), and with data.align_frames every frame's turn."""
     seq = run.sequence
     out = {"center": seq.center.tolist(), "scale": seq.scale}
     if seq.frame_centers is not None:
         out["frame_centers"] = seq.frame_centers.tolist()
+    if seq.frame_rotations is not None:
+        out["frame_rotations"] = seq.frame_rotations.tolist()
     return out
 
 
