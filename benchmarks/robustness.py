@@ -6,6 +6,8 @@ remedy, beside the same fit on the clean sequence and the nearest map on the sam
     .venv/bin/python benchmarks/robustness.py --minutes 3 --jobs 1 --out runs/robustness
     # continue an interrupted benchmark (finished fits and their evaluations kept)
     .venv/bin/python benchmarks/robustness.py --minutes 3 --jobs 1 --out runs/robustness --reuse
+    # the table of every row there (several invocations' subsets), fitting nothing
+    .venv/bin/python benchmarks/robustness.py --out runs/robustness --table-only
     # seconds: a smoke test
     .venv/bin/python benchmarks/robustness.py --sequences creature --frames 6 \\
         --degradations clean noise1 --methods mca --remedies none center --seeds 0 \\
@@ -212,6 +214,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true", help="keep (or resume) fits with the same config")
     p.add_argument("--overwrite", action="store_true", help="refit existing run folders, rewrite changed data")
     p.add_argument("--dry-run", action="store_true", help="print the planned fits only")
+    p.add_argument("--table-only", action="store_true",
+                   help="fit and score nothing: write table.md from results.csv and nearest.csv")
     args = p.parse_args(argv)
     for name in ("sequences", "degradations", "methods", "remedies", "seeds"):
         setattr(args, name, list(dict.fromkeys(getattr(args, name))))
@@ -540,6 +544,8 @@ def _main(args: argparse.Namespace) -> int:
         print("nothing to do: no sequence available")
         return 0
     data = plan_data(args, src)
+    if args.table_only:
+        return write_table(args, data)
     stale = [d for d in data.values() if d.state == "stale"]
     fits = plan(args, data)
     for k, f in enumerate(fits, 1):
@@ -575,13 +581,18 @@ def _main(args: argparse.Namespace) -> int:
         for remedy in dict.fromkeys(data_remedy(r) for r in args.remedies):
             near.append(score_nearest(d, remedy, args))
     write_csv(nearest_file, near, NEAREST_COLUMNS)
+    return write_table(args, data)
 
-    rows = read_curves(results_file)  # as strings, like the rows kept from earlier invocations
-    near = read_curves(nearest_file)
+
+def write_table(args: argparse.Namespace, data: dict) -> int:
+    """table.md (also printed) of the sequences and degradations of ``data``, from every row of
+    results.csv and nearest.csv (this invocation's and earlier ones')."""
+    rows = read_curves(args.out / "results.csv")  # as strings, like the rows kept from earlier invocations
+    near = read_curves(args.out / "nearest.csv")
     table = "\n\n".join(table_section(d, rows, near, args) for d in data.values())
     print("\n" + table)
     atomic_write_text(args.out / "table.md", table + "\n")
-    print(f"\nwrote {results_file}, {nearest_file} and {args.out / 'table.md'}")
+    print(f"\nwrote {args.out / 'table.md'}")
     return 0
 
 

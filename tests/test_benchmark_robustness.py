@@ -94,6 +94,14 @@ def test_tiny_robustness_rows_table_refusal_and_reuse(tmp_path, capsys):
     assert {p: p.stat().st_mtime_ns for p in stamp} == stamp
     assert (tmp_path / "table.md").read_text() == table
     assert _csv(tmp_path / "results.csv") == rows
+    # --table-only: the table of the rows there, one degradation only; nothing fitted or scored
+    assert rob.main(args[:5] + ["noise1"] + args[7:] + ["--table-only"]) == 0
+    out = capsys.readouterr().out
+    assert "started" not in out and "keep" not in out
+    only = (tmp_path / "table.md").read_text()
+    assert "### creature: clean" not in only and only == "### " + table.split("\n\n### ", 1)[1]
+    assert {p: p.stat().st_mtime_ns for p in stamp} == stamp
+    assert _csv(tmp_path / "results.csv") == rows
 
 
 def test_degradation_names():
