@@ -121,3 +121,16 @@ def test_fit_threads_restores_the_count_when_the_body_fails():
     assert torch.get_num_threads() == before
     with fit_threads([make_config("tiny", {"train": {"threads": 0}})]) as n:  # 0 keeps torch's count
         assert n == before
+
+
+def test_step_flops_count_the_rigid_copies_of_ssc():
+    """loss.alpha_ssc > 0 with S copies: S - 1 more encoder passes and decoder value rows per
+    frame (no tangent rows for the copies, the uv rows shared); alpha_ssc 0 counts none."""
+    base = make_config("paper", FULL)
+    ssc = make_config("paper", {**FULL, "loss": {**FULL["loss"], "alpha_ssc": 0.1, "ssc_copies": 4}})
+    off = make_config("paper", {**FULL, "loss": {**FULL["loss"], "ssc_copies": 4}})
+    assert step_flops(off) == step_flops(base)
+    B, N, S, P, C = 4, 2500, 250, 10, 1024
+    enc = B * (N * (3 * 64 + 64 * 128 + 128 * C) + 2 * C * C)
+    dec = B * P * C * 1026 + P * B * S * (1026 * 513 + 513 * 256 + 256 * 3)  # values only
+    assert step_flops(ssc) - step_flops(base) == 3 * 2 * 3 * (enc + dec)

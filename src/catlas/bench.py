@@ -38,18 +38,21 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def step_flops(cfg: FitConfig, n_frames: int = 2) -> float:
-    """Analytic FLOPs of one training step (forward + backward matmuls) for cfg's method."""
+    """Analytic FLOPs of one training step (forward + backward matmuls) for cfg's method; with
+    loss.alpha_ssc > 0 every frame is also encoded and decoded (values only) in its
+    ssc_copies - 1 rigid copies."""
     m, t = cfg.model, cfg.train
     B = 2 * t.pairs_per_step
+    copies = cfg.loss.ssc_copies if cfg.loss.alpha_ssc > 0 else 1
     S = max(1, t.uv_samples // m.n_patches)
     C, P = m.code_dim, m.n_patches
     enc_dims = (3, *m.encoder_widths, C)
     per_point = sum(a * b for a, b in zip(enc_dims[:-1], enc_dims[1:]))
-    enc = B * cfg.data.encoded_points() * per_point + B * 2 * C * C
+    enc = B * copies * (cfg.data.encoded_points() * per_point + 2 * C * C)
     widths = (*m.resolved_decoder_widths(), 3)
     k = jacobian_samples(cfg.loss, S, P, ActiveTerms(pairs=n_frames > 1))  # tangent samples per patch (2 rows each)
-    first = B * P * C * widths[0] + P * S * 2 * widths[0]
-    rest = P * B * (S + 2 * k) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    first = B * copies * P * C * widths[0] + P * S * 2 * widths[0]  # the uv rows are shared
+    rest = P * B * (copies * S + 2 * k) * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     forward = 2 * (enc + first + rest)
     return 3.0 * forward
 
