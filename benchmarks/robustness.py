@@ -32,8 +32,10 @@ Methods: mca, atlasnet (or dsr), fitted. Remedies, each a set of --set overrides
 none; center = data.center_frames=true; ssc = loss.alpha_ssc=0.1 and loss.ssc_copies=--ssc-copies
 (default 4: each copy is one more encoder and decoder pass per frame and step); center+ssc = both;
 align = data.align_frames=true (centred and turned back to frame 0's orientation per frame);
-align+ssc = both; trim = loss.chamfer_trim=0.05 (the 5 % of each frame's step points farthest from the surface
-left out of the input -> surface Chamfer direction: against outliers).
+align+ssc = both; trim = loss.input_trim=0.05 (the 5 % of each frame's step points farthest from the surface
+left out of the input -> surface Chamfer direction: against outliers); surface_trim =
+loss.surface_trim=0.3 (the 30 % of each frame's surface samples farthest from the input left out
+of the surface -> input direction: against holes).
 --set applies to every fit (not to the remedies' three settings).
 
 Budget and fits as benchmarks/time_to_quality.py: --iterations N, or --minutes M (train.minutes:
@@ -107,13 +109,15 @@ CLEAN = "clean"
 DEFAULT_SEQUENCES = ("cat_walk", "creature", "humanoid")
 DEFAULT_METHODS = ("mca", "atlasnet")
 DEFAULT_DEGRADATIONS = (CLEAN, "motion", "noise0.5", "noise1", "outliers", "holes", "partial")
-REMEDIES = ("none", "center", "ssc", "center+ssc", "align", "align+ssc", "trim")
+REMEDIES = ("none", "center", "ssc", "center+ssc", "align", "align+ssc", "trim", "surface_trim")
 SSC_WEIGHT = 0.1
 """loss.alpha_ssc of the ssc remedy (the journal extension's weight)."""
 TRIM = 0.05
-"""loss.chamfer_trim of the trim remedy: a little above the outliers' default share (2 %)."""
+"""loss.input_trim of the trim remedy: a little above the outliers' default share (2 %)."""
+SURFACE_TRIM = 0.3
+"""loss.surface_trim of the surface_trim remedy: the holes' default share (30 %)."""
 REMEDY_KEYS = ("data.center_frames", "data.align_frames", "loss.alpha_ssc", "loss.ssc_copies",
-               "loss.chamfer_trim")
+               "loss.input_trim", "loss.surface_trim")
 PERCENT_KINDS = ("noise", "outliers", "holes")
 """Kinds whose name suffix is a level in % (motion's is degrees per frame)."""
 COLUMNS = ("sequence", "degradation", "method", "remedy", "seed", *METRICS, "steps", "seconds",
@@ -155,7 +159,9 @@ def remedy_overrides(remedy: str, ssc_copies: int) -> dict:
         elif part == "ssc":
             o = merge_dicts(o, {"loss": {"alpha_ssc": SSC_WEIGHT, "ssc_copies": ssc_copies}})
         elif part == "trim":
-            o = merge_dicts(o, {"loss": {"chamfer_trim": TRIM}})
+            o = merge_dicts(o, {"loss": {"input_trim": TRIM}})
+        elif part == "surface_trim":
+            o = merge_dicts(o, {"loss": {"surface_trim": SURFACE_TRIM}})
     return o
 
 

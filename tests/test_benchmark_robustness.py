@@ -118,7 +118,8 @@ def test_degradation_names():
             rob.degradation_level(bad)
     assert rob.remedy_overrides("center+ssc", 4) == {
         "data": {"center_frames": True}, "loss": {"alpha_ssc": 0.1, "ssc_copies": 4}}
-    assert rob.remedy_overrides("trim", 4) == {"loss": {"chamfer_trim": 0.05}}
+    assert rob.remedy_overrides("trim", 4) == {"loss": {"input_trim": 0.05}}
+    assert rob.remedy_overrides("surface_trim", 4) == {"loss": {"surface_trim": 0.3}}
     assert rob.data_remedy("ssc") == "none" and rob.data_remedy("center+ssc") == "center"
     assert rob.remedy_overrides("align+ssc", 4) == {
         "data": {"align_frames": True}, "loss": {"alpha_ssc": 0.1, "ssc_copies": 4}}

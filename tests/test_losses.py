@@ -100,6 +100,30 @@ def test_trimmed_chamfer_ignores_the_outliers_and_matches_the_reference():
         chamfer_distance(p0, t0, trim=1.0)
 
 
+def test_pred_trimmed_chamfer_lets_a_patch_over_a_hole_be():
+    """pred_trim: the predicted points farthest from the input (a surface over a hole in the
+    scan) are left out of the prediction -> input mean, and get no gradient from it."""
+    g = torch.Generator().manual_seed(4)
+    target = torch.rand(1, 10, 3, generator=g)
+    over_hole = torch.tensor([[[4.0, 0, 0], [0.0, 5, 0]]])
+    pred = torch.cat((target, over_hole), dim=1).requires_grad_()  # M = 12
+    assert chamfer_distance(pred, target) > 1.0
+    trimmed = chamfer_distance(pred, target, pred_trim=2 / 12)
+    torch.testing.assert_close(trimmed, torch.tensor(0.0))
+    trimmed.backward()
+    torch.testing.assert_close(pred.grad, torch.zeros_like(pred))
+    p0, t0 = torch.rand(2, 60, 3, generator=g), torch.rand(2, 50, 3, generator=g)
+    p1, p2 = p0.clone().requires_grad_(), p0.clone().requires_grad_()
+    c1 = chamfer_distance(p1, t0, trim=0.1, pred_trim=0.3)
+    c2 = chamfer_distance_reference(p2, t0, trim=0.1, pred_trim=0.3)
+    torch.testing.assert_close(c1, c2)
+    c1.backward()
+    c2.backward()
+    torch.testing.assert_close(p1.grad, p2.grad)
+    with pytest.raises(ValueError, match="pred_trim"):
+        chamfer_distance(p0, t0, pred_trim=-0.1)
+
+
 def test_chamfer_bad_shapes():
     with pytest.raises(ValueError):
         chamfer_distance(torch.rand(2, 4, 3), torch.rand(3, 4, 3))

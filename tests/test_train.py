@@ -594,24 +594,30 @@ def test_the_former_method_name_ours_is_read_as_mca(tmp_path):
     assert "method: mca" in FitConfig.from_yaml(yaml.safe_dump(d)).to_yaml()
 
 
-def test_chamfer_trim_is_checked_reaches_the_step_and_older_configs_load_without_it():
-    """loss.chamfer_trim: in [0, 0.5]; the step's chamfer term is the trimmed Chamfer of its
-    points and clouds; a config.yaml without the setting loads with every point kept."""
+def test_trims_are_checked_reach_the_step_and_older_configs_load_without_them():
+    """loss.input_trim and loss.surface_trim: in [0, 0.5]; the step's chamfer term is the
+    trimmed Chamfer of its points and clouds; a config.yaml without them loads with every point
+    and sample kept."""
     from catlas.losses.chamfer import chamfer_distance
 
-    for bad in (-0.1, 0.6, float("nan")):
-        with pytest.raises(ValueError, match="chamfer_trim"):
-            _loss(chamfer_trim=bad)
+    for name in ("input_trim", "surface_trim"):
+        for bad in (-0.1, 0.6, float("nan")):
+            with pytest.raises(ValueError, match=name):
+                _loss(**{name: bad})
     xyz, clouds = torch.rand(4, 2, 5, 3), torch.rand(4, 20, 3)
     clouds[:, :2] += 10.0  # two far outliers per frame
     full = step_loss(xyz, None, clouds, _loss(method="atlasnet"))[1]["chamfer"]
-    trimmed = step_loss(xyz, None, clouds, _loss(method="atlasnet", chamfer_trim=0.1))[1]["chamfer"]
+    trimmed = step_loss(xyz, None, clouds, _loss(method="atlasnet", input_trim=0.1))[1]["chamfer"]
     torch.testing.assert_close(trimmed, chamfer_distance(xyz.reshape(4, -1, 3), clouds, trim=0.1))
     assert float(trimmed) < 0.1 * float(full)
+    both = step_loss(xyz, None, clouds, _loss(method="atlasnet", input_trim=0.1, surface_trim=0.3))[1]
+    torch.testing.assert_close(both["chamfer"], chamfer_distance(xyz.reshape(4, -1, 3), clouds, trim=0.1,
+                                                                 pred_trim=0.3))
+    assert float(both["chamfer"]) < float(trimmed)
     fast = make_config("fast")
-    assert fast.loss.chamfer_trim == 0.0
+    assert fast.loss.input_trim == 0.0 and fast.loss.surface_trim == 0.0
     d = yaml.safe_load(fast.to_yaml())
-    del d["loss"]["chamfer_trim"]
+    del d["loss"]["input_trim"], d["loss"]["surface_trim"]
     assert FitConfig.from_yaml(yaml.safe_dump(d)) == fast
 
 

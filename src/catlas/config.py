@@ -202,11 +202,17 @@ class LossConfig:
     alpha_dsr: float = 0.001
     """Global weight of the DSR regularisers (dsr only; the weights of its terms are the
     baseline's fixed constants, catlas.losses.dsr)."""
-    chamfer_trim: float = 0.0
+    input_trim: float = 0.0
     """Fraction of each frame's step points, the farthest from the surface, left out of the
     input -> surface direction of the Chamfer term (a trimmed mean), so that stray points of a
     scan pull no patch towards them; the surface -> input direction is unchanged. 0 = every
     point (the default, and the paper). Against outliers: a little above their share."""
+    surface_trim: float = 0.0
+    """Fraction of each frame's decoded surface samples, the farthest from the step's input
+    points, left out of the surface -> input direction of the Chamfer term (a trimmed mean), so
+    that surface over a hole in the scan is not pulled onto the points around the hole and the
+    other terms keep it where the neighbouring frames put it. 0 = every sample (the default, and
+    the paper). For scans with holes: about the share of the surface missing in a frame."""
     alpha_ssc: float = 0.0
     """Weight of the self-supervised correspondence loss with random rigid copies (the authors'
     journal extension, docs/method.md 3.5): every frame of a step is also encoded and decoded
@@ -230,8 +236,9 @@ class LossConfig:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         check_int("tau", self.tau, 1)
         check_fraction("cross_from", self.cross_from)
-        if not 0.0 <= self.chamfer_trim <= 0.5:
-            raise ValueError(f"chamfer_trim must be in [0, 0.5], got {self.chamfer_trim}")
+        for name in ("input_trim", "surface_trim"):
+            if not 0.0 <= getattr(self, name) <= 0.5:
+                raise ValueError(f"{name} must be in [0, 0.5], got {getattr(self, name)}")
         for name in ("alpha_mc", "alpha_mc_cross", "alpha_motion", "alpha_dsr", "alpha_ssc",
                      "ssc_translation"):
             check_weight(name, getattr(self, name))

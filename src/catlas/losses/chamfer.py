@@ -55,12 +55,15 @@ def nearest_neighbors(a: Tensor, b: Tensor, chunk: int = 4096) -> tuple[Tensor, 
     return sq_dist, idx
 
 
-def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096, trim: float = 0.0) -> Tensor:
+def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096, trim: float = 0.0,
+                     pred_trim: float = 0.0) -> Tensor:
     """L_CD = mean_{b,m} min_n |y_bm - x_bn|^2 + mean_{b,n} min_m |x_bn - y_bm|^2.
 
     With ``trim`` > 0 the second mean (target -> prediction) leaves out, per batch item, the
     ``floor(trim * N)`` target points farthest from the prediction: outliers of the input then
-    pull nothing towards them (a trimmed mean; the first direction is unchanged).
+    pull nothing towards them. ``pred_trim`` does the same for the first mean: the
+    ``floor(pred_trim * M)`` predicted points farthest from the target are left out, so a part of
+    the surface where the input has a hole is not pulled onto the points around it.
 
     The nearest neighbours are found without gradient (a KD-tree on the CPU; on other devices
     one chunked pass over the dense (B, M, N) squared-distance matrix); the distances are then
@@ -71,6 +74,7 @@ def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096, trim: floa
         target: ``(B, N, 3)`` target cloud x.
         chunk: rows of ``pred`` per block of the dense search (memory ~ B * chunk * N floats).
         trim: fraction of each target cloud left out of the target -> prediction mean, in [0, 1).
+        pred_trim: fraction of each prediction left out of the prediction -> target mean, in [0, 1).
 
     Returns:
         scalar tensor.
@@ -78,15 +82,17 @@ def chamfer_distance(pred: Tensor, target: Tensor, chunk: int = 4096, trim: floa
     _check_clouds(pred, target)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    if not 0.0 <= trim < 1.0:
-        raise ValueError(f"trim must be in [0, 1), got {trim}")
+    for name, value in (("trim", trim), ("pred_trim", pred_trim)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value}")
     if pred.device.type == "cpu":
         row_idx, col_idx = _nn_indices_kdtree(pred.detach(), target.detach())
     else:
         row_idx, col_idx = _nn_indices_dense(pred.detach(), target.detach(), chunk)
     nn_t = target.gather(1, row_idx[..., None].expand(-1, -1, 3))
     nn_p = pred.gather(1, col_idx[..., None].expand(-1, -1, 3))
-    return ((pred - nn_t) ** 2).sum(-1).mean() + _trimmed_mean(((target - nn_p) ** 2).sum(-1), trim)
+    return (_trimmed_mean(((pred - nn_t) ** 2).sum(-1), pred_trim)
+            + _trimmed_mean(((target - nn_p) ** 2).sum(-1), trim))
 
 
 def _trimmed_mean(d: Tensor, trim: float) -> Tensor:
@@ -135,7 +141,8 @@ def _nn_indices_dense(p: Tensor, t: Tensor, chunk: int) -> tuple[Tensor, Tensor]
     return torch.cat(row_idx, dim=1), col_idx
 
 
-def chamfer_distance_reference(pred: Tensor, target: Tensor, trim: float = 0.0) -> Tensor:
+def chamfer_distance_reference(pred: Tensor, target: Tensor, trim: float = 0.0,
+                               pred_trim: float = 0.0) -> Tensor:
     """Dense reference of :func:`chamfer_distance` from a full ``(B, M, N)`` torch.cdist matrix.
 
     For tests only (memory O(B M N)); the trimmed mean by a full sort.
@@ -143,13 +150,15 @@ def chamfer_distance_reference(pred: Tensor, target: Tensor, trim: float = 0.0) 
     Args:
         pred: ``(B, M, 3)``.
         target: ``(B, N, 3)``.
-        trim: as in :func:`chamfer_distance`.
+        trim, pred_trim: as in :func:`chamfer_distance`.
 
     Returns:
         scalar tensor.
     """
     _check_clouds(pred, target)
     d = torch.cdist(pred, target, compute_mode="donot_use_mm_for_euclid_dist") ** 2
-    to_pred = d.min(dim=1).values.sort(dim=1).values  # (B, N) ascending
-    keep = max(target.shape[1] - int(trim * target.shape[1]), 1)
-    return d.min(dim=2).values.mean() + to_pred[:, :keep].mean()
+    def trimmed(x: Tensor, fraction: float) -> Tensor:  # (B, n) -> mean of the smallest per row
+        keep = max(x.shape[1] - int(fraction * x.shape[1]), 1)
+        return x.sort(dim=1).values[:, :keep].mean()
+
+    return trimmed(d.min(dim=2).values, pred_trim) + trimmed(d.min(dim=1).values, trim)

@@ -122,7 +122,7 @@ def step_loss(
     other terms see only the frames themselves.
     """
     B = xyz.shape[0]
-    cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds, trim=cfg.chamfer_trim)
+    cd = chamfer_distance(xyz.reshape(B, -1, 3), clouds, trim=cfg.input_trim, pred_trim=cfg.surface_trim)
     terms: dict[str, torch.Tensor] = {"chamfer": cd.detach()}
     loss = cd
     if cfg.method == "mca":
