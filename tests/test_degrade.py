@@ -228,6 +228,13 @@ def test_example_degrade_fit_eval(tmp_path, kind):
     code, out, err = run_cli("eval", run, "--gt", deg / "gt", "--pairs", "20", "--device", "cpu")
     assert code == 0, err
     assert (run / "eval" / "metrics.json").is_file()
+    if kind == "motion":  # with the remedy on: silent, and the evaluation turns the GT alike
+        code, _, err = run_cli("fit", deg / "frames", "--out", tmp_path / "aligned", *TINY,
+                               "--set", "data.align_frames=true")
+        assert code == 0 and "warning" not in err, err
+        code, _, err = run_cli("eval", tmp_path / "aligned", "--gt", deg / "gt", "--pairs", "20",
+                               "--device", "cpu")
+        assert code == 0, err
 
 
 # ----------------------------------------------------------------------------- the fit's hint
@@ -270,12 +277,16 @@ def test_hint_names_the_remedy_the_fit_has():
     clouds = _clouds(np.stack(degrade(v, f, "motion", rng=np.random.default_rng(0)).frames), f)
     line = global_motion_warning(clouds)
     assert "travels" in line and "turns" in line and line.endswith(
-        "consider data.center_frames=true (per-frame centring) against the travel and "
-        "loss.alpha_ssc=0.1 (rigid copies) against the turn")
+        "consider data.align_frames=true (each frame centred and turned back to frame 0's "
+        "orientation) against the travel and the turn")
     assert global_motion_warning(clouds, center_frames=True).endswith(
-        "consider loss.alpha_ssc=0.1 (rigid copies) against the turn")
-    assert global_motion_warning(clouds, center_frames=True, ssc=True).endswith(
-        "the settings for it are on already")
+        "consider data.align_frames=true (each frame centred and turned back to frame 0's "
+        "orientation) against the travel and the turn")
+    assert global_motion_warning(clouds, align_frames=True).endswith("the settings for it are on already")
+    drifted = _clouds(np.stack(degrade(v, f, "motion", 0.0, rng=np.random.default_rng(0)).frames), f)
+    assert global_motion_warning(drifted).endswith(
+        "consider data.center_frames=true (per-frame centring) against the travel")
+    assert global_motion_warning(drifted, center_frames=True).endswith("the settings for it are on already")
 
 
 def test_hint_silent_on_random_clouds():

@@ -83,7 +83,7 @@ def fit(
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         hint = global_motion_warning(seq.points, where=str(input), center_frames=cfg.data.center_frames,
-                                     ssc=cfg.loss.alpha_ssc > 0)
+                                     align_frames=cfg.data.align_frames)
         if hint is not None:
             warnings.warn(hint)
         budget = None

@@ -38,18 +38,18 @@ AXIS_SEPARATION = 2.0
 """Ratio of variances that makes a principal axis well defined (see the module docstring)."""
 
 
-def remedy(travels: bool, turns: bool, center_frames: bool = False, ssc: bool = False) -> str:
-    """The settings the hint names for what was found: ``data.center_frames=true`` against travel
-    (per-frame centring), ``loss.alpha_ssc=0.1`` against a turn (rigid copies, docs/method.md);
-    those already on are not named again."""
-    advice = []
-    if travels and not center_frames:
-        advice.append("data.center_frames=true (per-frame centring) against the travel")
-    if turns and not ssc:
-        advice.append("loss.alpha_ssc=0.1 (rigid copies) against the turn")
-    if not advice:
+def remedy(travels: bool, turns: bool, center_frames: bool = False, align_frames: bool = False) -> str:
+    """The setting the hint names for what was found: ``data.align_frames=true`` against a turn
+    (each frame centred and turned back to frame 0's orientation; it removes the travel too),
+    ``data.center_frames=true`` against travel alone (docs/results.md: the measurements); one
+    already on is not named again."""
+    against = " and ".join(w for w, found in (("the travel", travels), ("the turn", turns)) if found)
+    if align_frames or (center_frames and not turns):
         return "the settings for it are on already"
-    return "consider " + " and ".join(advice)
+    if turns:
+        return (f"consider data.align_frames=true (each frame centred and turned back to frame 0's "
+                f"orientation) against {against}")
+    return f"consider data.center_frames=true (per-frame centring) against {against}"
 
 
 @dataclass
@@ -118,11 +118,10 @@ def global_motion(points) -> GlobalMotion:
 
 
 def global_motion_warning(points, where: str = "the input", center_frames: bool = False,
-                          ssc: bool = False) -> str | None:
+                          align_frames: bool = False) -> str | None:
     """One line when ``points`` (as for :func:`global_motion`) look like they need a remedy for
     global motion (travel > TRAVEL_LIMIT or turn > TURN_LIMIT_DEG), ending in :func:`remedy`
-    given the fit's ``data.center_frames`` and whether its ``loss.alpha_ssc`` > 0; None
-    otherwise."""
+    given the fit's ``data.center_frames`` and ``data.align_frames``; None otherwise."""
     m = global_motion(points)
     found = []
     if m.travel > TRAVEL_LIMIT:
@@ -133,7 +132,7 @@ def global_motion_warning(points, where: str = "the input", center_frames: bool 
         return None
     return (f"{where} looks like it moves as a whole: {' and '.join(found)} from frame 0; "
             f"the atlas has to fit that motion too; "
-            f"{remedy(m.travel > TRAVEL_LIMIT, m.turn_deg > TURN_LIMIT_DEG, center_frames, ssc)}")
+            f"{remedy(m.travel > TRAVEL_LIMIT, m.turn_deg > TURN_LIMIT_DEG, center_frames, align_frames)}")
 
 
 ALIGN_POINTS = 2000
