@@ -279,8 +279,9 @@ TURN_SHIFTS = np.linspace(0.0, 1.0, 12)[:, None] * [3.0, 0.5, -2.0]
 def test_align_frames_turns_each_frame_back_and_every_conversion_undoes_it(tmp_path):
     """data.align_frames: a creature that turns 10 degrees per frame (110 in all) and travels
     normalises to (nearly) the creature in place, centred per frame: each R_k is the frame's turn
-    back, a proper rotation, within 3 degrees (the legs move too, and the chain adds up: 2.5
-    measured); the conversions undo frame k's own turn and shift exactly; sequence.npz keeps the
+    back, a proper rotation, within 5 degrees (the legs move too, and the chain adds up: 3.7
+    measured), and within 0.5 degrees of turn k times what the same alignment finds on the
+    creature in place; the conversions undo frame k's own turn and shift exactly; sequence.npz keeps the
     rotations; a bad shape is refused."""
     cfg = DataConfig(points_per_frame=300, min_points=5, align_frames=True)
     inputs, turns = _turned_creature(tmp_path / "turning", 10.0, TURN_SHIFTS)
@@ -293,8 +294,13 @@ def test_align_frames_turns_each_frame_back_and_every_conversion_undoes_it(tmp_p
     np.testing.assert_allclose(R @ R.transpose(0, 2, 1), np.tile(np.eye(3), (12, 1, 1)), atol=1e-9)
     np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-9)
     np.testing.assert_array_equal(R[0], np.eye(3))
-    err = np.degrees(np.arccos(np.clip((np.trace(turns.transpose(0, 2, 1) @ R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
-    assert (err < 3.0).all(), err  # R_k undoes turn k: turn_k^T @ R_k = I
+    def degrees(a, b):  # (K,) angles between rotations
+        return np.degrees(np.arccos(np.clip((np.trace(a.transpose(0, 2, 1) @ b, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+
+    assert (degrees(turns, R) < 5.0).all(), degrees(turns, R)  # R_k undoes turn k: turn_k^T @ R_k = I
+    # ... up to the turns it finds in the gait itself, the same in the copy that does not turn
+    in_place = load_sequence(tmp_path / "still", cfg, _rng()).frame_rotations
+    assert (degrees(turns @ in_place, R) < 0.5).all(), degrees(turns @ in_place, R)
     np.testing.assert_allclose(seq.frame_centers, inputs.mean(axis=1), atol=1e-9)
     assert np.abs(seq.vertices - still.vertices).max() < 0.05  # the body is 1 long
     # every frame back to its input position and orientation, all frames or chosen ones

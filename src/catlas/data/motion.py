@@ -137,27 +137,42 @@ def global_motion_warning(points, where: str = "the input", center_frames: bool 
 
 ALIGN_POINTS = 2000
 """Points per frame (evenly spread over the stored order) that the frame-to-frame ICP uses."""
+ALIGN_KEEP = 0.7
+"""Fraction of the nearest-point matches, the closest, that each ICP iteration fits the rotation
+to: limbs that swing between frames make the farthest matches, and fitting them too turns the
+whole body after them."""
+ALIGN_ITERATIONS = 30
 
 
 def frame_rotations(points) -> np.ndarray:
     """``(K, 3, 3)`` float64 rotations R_k that turn each frame back to frame 0's orientation
     (``data.align_frames``): frame k's points ``p`` (N_k, 3), centred on their own centroid, map to
-    ``p @ R_k``; R_0 = I. Each R_k is rigid ICP (trimesh.registration.icp: rotation about the
-    centroid only, no reflection, translation or scale) of frame k onto frame k - 1 already turned
-    back, started from R_{k-1}, so that each ICP only has to find one frame's turn; deformation
-    between neighbouring frames is small, so what it finds is the turn of the whole object (a
-    chain, so a small error per frame adds up over the sequence).
+    ``p @ R_k``; R_0 = I. Each R_k is a trimmed rigid ICP (rotation about the centroid only) of
+    frame k onto frame k - 1 already turned back, started from R_{k-1}, so that each ICP only has
+    to find one frame's turn; each iteration fits the rotation (trimesh's procrustes, no
+    reflection, translation or scale) to the :data:`ALIGN_KEEP` closest nearest-point matches.
+    A chain: a small error per frame adds up over the sequence.
 
     points: K frames (N_k, 3) in any one unit, each centred on its own centroid."""
-    from trimesh.registration import icp
+    from scipy.spatial import cKDTree
+    from trimesh.registration import procrustes
 
     frames = [np.asarray(p, np.float64) for p in points]
     subsets = [p[np.linspace(0, len(p) - 1, min(len(p), ALIGN_POINTS)).astype(np.int64)] for p in frames]
     rotations = np.tile(np.eye(3), (len(frames), 1, 1))
     for k in range(1, len(frames)):
-        initial = np.eye(4)
-        initial[:3, :3] = rotations[k - 1].T  # icp's matrix acts on column vectors: x -> M x
-        matrix, _, _ = icp(subsets[k], subsets[k - 1] @ rotations[k - 1], initial=initial,
-                           max_iterations=30, reflection=False, translation=False, scale=False)
-        rotations[k] = matrix[:3, :3].T
+        # trimesh.registration.icp fits every match; the trimmed fit is why this loop is ours
+        tree = cKDTree(subsets[k - 1] @ rotations[k - 1])
+        r = rotations[k - 1]
+        for _ in range(ALIGN_ITERATIONS):
+            dist, nearest = tree.query(subsets[k] @ r)
+            keep = dist <= np.quantile(dist, ALIGN_KEEP)
+            m = procrustes(subsets[k][keep], tree.data[nearest[keep]], reflection=False,
+                           translation=False, scale=False, return_cost=False)
+            new = m[:3, :3].T  # procrustes' matrix acts on columns: x -> M x
+            done = np.abs(new - r).max() < 1e-7
+            r = new
+            if done:
+                break
+        rotations[k] = r
     return rotations
