@@ -220,6 +220,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true", help="keep (or resume) fits with the same config")
     p.add_argument("--overwrite", action="store_true", help="refit existing run folders, rewrite changed data")
     p.add_argument("--dry-run", action="store_true", help="print the planned fits only")
+    p.add_argument("--metrics", nargs="+", choices=METRICS, default=list(METRICS),
+                   help="the table's metrics (default all)")
     p.add_argument("--table-only", action="store_true",
                    help="fit and score nothing: write table.md from results.csv and nearest.csv")
     args = p.parse_args(argv)
@@ -503,7 +505,8 @@ def table_section(d: Data, rows: list[dict], near: list[dict], args: argparse.Na
                      == (d.sequence, deg, remedy)), None)
 
     threads = CPUS // args.jobs
-    heads = ["method", "remedy"] + [h for m in METRICS for h in (m, "clean", "%")] + ["nearest msL2", "steps", "train s"]
+    metrics = args.metrics
+    heads = ["method", "remedy"] + [h for m in metrics for h in (m, "clean", "%")] + ["nearest msL2", "steps", "train s"]
     lines = [f"### {d.sequence}: {d.degradation}", "",
              f"{describe_data(d)}. Preset `{args.preset}`, {budget_text(args)}, seeds {args.seeds}, "
              f"{jobs_text(args.jobs)} ({threads} thread{'s' if threads != 1 else ''} each), "
@@ -518,7 +521,7 @@ def table_section(d: Data, rows: list[dict], near: list[dict], args: argparse.Na
                 continue
             c = stats(CLEAN, method, remedy)
             cells = [method, remedy + ("" if s["n"] == len(args.seeds) else f" ({s['n']} seeds)")]
-            for m in METRICS:
+            for m in metrics:
                 cm = None if c is None else _mean(c[m])
                 cells += [cell(s[m]), "-" if cm is None else f"{cm:.2f}", _ratio(_mean(s[m]), cm)]
             n = nearest_of(d.degradation, data_remedy(remedy))
@@ -530,7 +533,7 @@ def table_section(d: Data, rows: list[dict], near: list[dict], args: argparse.Na
         if n is None:
             continue
         cells = [NEAREST, remedy + f" ({n['input']})"]
-        for m in METRICS:
+        for m in metrics:
             v, cv = _num(n[m]), None if c is None else _num(c[m])
             cells += ["-" if v is None else f"{v:.2f}", "-" if cv is None else f"{cv:.2f}", _ratio(v, cv)]
         lines.append("| " + " | ".join(cells + ["-", "-", "-"]) + " |")

@@ -102,6 +102,10 @@ def test_tiny_robustness_rows_table_refusal_and_reuse(tmp_path, capsys):
     assert "### creature: clean" not in only and only == "### " + table.split("\n\n### ", 1)[1]
     assert {p: p.stat().st_mtime_ns for p in stamp} == stamp
     assert _csv(tmp_path / "results.csv") == rows
+    assert rob.main(args + ["--table-only", "--metrics", "msL2"]) == 0
+    capsys.readouterr()
+    assert _cells((tmp_path / "table.md").read_text(), "creature: noise1", "method", "remedy")[2:] == [
+        "msL2", "clean", "%", "nearest msL2", "steps", "train s"]
 
 
 def test_degradation_names():
