@@ -90,7 +90,7 @@ from accuracy import (  # noqa: E402  (sequences, overrides, run folders, evalua
     evaluate_run, folder, row_stats,
 )
 from time_to_quality import (  # noqa: E402  (subprocess fits, --jobs, --reuse rules)
-    CPUS, Fit, budget_text, fit_action, fit_settings, guarded, jobs_text, read_curves, run_and_evaluate,
+    Fit, fit_action, fit_settings, guarded, jobs_text, read_curves, run_and_evaluate,
 )
 
 from catlas.config import METHODS, PRESETS, make_config, merge_dicts, method_name, parse_override  # noqa: E402
@@ -342,11 +342,11 @@ def write_data(args: argparse.Namespace, data: dict[tuple[str, str], Data]) -> N
 
 def describe_data(d: Data) -> str:
     if d.degradation == CLEAN:
-        return f"Clean: the sequence itself ({d.frames}; meshes, its own GT)"
+        return "the sequence itself (meshes, its own GT)"
     info = json.loads((d.folder / META_FILE).read_text())
     level = "" if info["level"] is None else f" level {info['level']:g} ({info['level_meaning']})"
     what = "meshes" if info["kind"] == "motion" else f"clouds of up to {info['points_per_frame']} points per frame"
-    return f"Degraded by {info['kind']}{level}, {what}, seed {info['seed']} ({d.folder / META_FILE})"
+    return f"{info['kind']}{level}, {what}, seed {info['seed']}"
 
 
 # ---------------------------------------------------------------------------- fits
@@ -491,53 +491,71 @@ def _mean(ms) -> float | None:
     return None if ms is None else ms[0]
 
 
-def table_section(d: Data, rows: list[dict], near: list[dict], args: argparse.Namespace) -> str:
-    """One sequence and degradation: method x remedy rows, then the nearest map's."""
+def runs_text(rows: list[dict]) -> str:
+    """How the fits of one section ran, read from their rows (not from this invocation's flags)."""
+    ways = sorted({(str(r["jobs"]), str(r["threads"])) for r in rows})
+    said = [f"{jobs_text(int(j)) if j else 'fits'} ({t or '?'} thread{'' if t == '1' else 's'} each)"
+            for j, t in ways]
+    return "; ".join(said) or "no fits"
+
+
+def table_section(sequence: str, data: list[Data], rows: list[dict], near: list[dict],
+                  args: argparse.Namespace) -> str:
+    """One sequence: a list of its data, then one table of degradation x method x remedy rows, each
+    degradation followed by the nearest map's rows on the same data."""
     seeds = {str(s) for s in args.seeds}
-    pick = [r for r in rows if r["seed"] in seeds]
+    pick = [r for r in rows if r["seed"] in seeds and r["sequence"] == sequence]
 
     def stats(deg: str, method: str, remedy: str) -> dict | None:
-        return group_stats([r for r in pick if (r["sequence"], r["degradation"], r["method"], r["remedy"])
-                            == (d.sequence, deg, method, remedy)])
+        return group_stats([r for r in pick if (r["degradation"], r["method"], r["remedy"])
+                            == (deg, method, remedy)])
 
     def nearest_of(deg: str, remedy: str) -> dict | None:
         return next((r for r in near if (r["sequence"], r["degradation"], r["remedy"])
-                     == (d.sequence, deg, remedy)), None)
+                     == (sequence, deg, remedy)), None)
 
-    threads = CPUS // args.jobs
     metrics = args.metrics
-    heads = ["method", "remedy"] + [h for m in metrics for h in (m, "clean", "%")] + ["nearest msL2", "steps", "train s"]
-    lines = [f"### {d.sequence}: {d.degradation}", "",
-             f"{describe_data(d)}. Preset `{args.preset}`, {budget_text(args)}, seeds {args.seeds}, "
-             f"{jobs_text(args.jobs)} ({threads} thread{'s' if threads != 1 else ''} each), "
-             f"{args.pairs} pairs (seed {EVAL_SEED}); {UNITS}. Mean +- sample std over seeds; clean: "
-             "the same method and remedy on the clean sequence (mean); %: degraded / clean; nearest "
-             "msL2: the nearest map on the same data with the remedy's data settings.", "",
-             "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for method in args.methods:
-        for remedy in args.remedies:
-            s = stats(d.degradation, method, remedy)
-            if s is None:
+    heads = (["data", "method", "remedy"] + [h for m in metrics for h in (m, "clean", "%")]
+             + ["nearest msL2", "steps", "train s"])
+    lines = [f"### {sequence}", ""] + [f"- {d.degradation}: {describe_data(d)}" for d in data] + [
+        f"- fits: {runs_text(pick)}", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for d in data:
+        deg = d.degradation
+        for method in args.methods:
+            for remedy in args.remedies:
+                s = stats(deg, method, remedy)
+                if s is None:
+                    continue
+                c, mark = stats(CLEAN, method, remedy), ""
+                if c is None:
+                    c, mark = stats(CLEAN, method, "none"), "*"
+                cells = [deg, method, remedy + ("" if s["n"] == len(args.seeds) else f" ({s['n']} seeds)")]
+                for m in metrics:
+                    cm = None if c is None else _mean(c[m])
+                    cells += [cell(s[m]), "-" if cm is None else f"{cm:.2f}{mark}", _ratio(_mean(s[m]), cm)]
+                n = nearest_of(deg, data_remedy(remedy))
+                nm = None if n is None else _num(n["msL2"])
+                cells += ["-" if nm is None else f"{nm:.2f}", s["iterations"], cell(s["train_s"], 1)]
+                lines.append("| " + " | ".join(str(x) for x in cells) + " |")
+        for remedy in dict.fromkeys(data_remedy(r) for r in args.remedies):
+            n, c = nearest_of(deg, remedy), nearest_of(CLEAN, remedy)
+            if n is None:
                 continue
-            c = stats(CLEAN, method, remedy)
-            cells = [method, remedy + ("" if s["n"] == len(args.seeds) else f" ({s['n']} seeds)")]
+            cells = [deg, NEAREST, remedy + f" ({n['input']})"]
             for m in metrics:
-                cm = None if c is None else _mean(c[m])
-                cells += [cell(s[m]), "-" if cm is None else f"{cm:.2f}", _ratio(_mean(s[m]), cm)]
-            n = nearest_of(d.degradation, data_remedy(remedy))
-            nm = None if n is None else _num(n["msL2"])
-            cells += ["-" if nm is None else f"{nm:.2f}", s["iterations"], cell(s["train_s"], 1)]
-            lines.append("| " + " | ".join(cells) + " |")
-    for remedy in dict.fromkeys(data_remedy(r) for r in args.remedies):
-        n, c = nearest_of(d.degradation, remedy), nearest_of(CLEAN, remedy)
-        if n is None:
-            continue
-        cells = [NEAREST, remedy + f" ({n['input']})"]
-        for m in metrics:
-            v, cv = _num(n[m]), None if c is None else _num(c[m])
-            cells += ["-" if v is None else f"{v:.2f}", "-" if cv is None else f"{cv:.2f}", _ratio(v, cv)]
-        lines.append("| " + " | ".join(cells + ["-", "-", "-"]) + " |")
+                v, cv = _num(n[m]), None if c is None else _num(c[m])
+                cells += ["-" if v is None else f"{v:.2f}", "-" if cv is None else f"{cv:.2f}", _ratio(v, cv)]
+            lines.append("| " + " | ".join(cells + ["-", "-", "-"]) + " |")
     return "\n".join(lines)
+
+
+def table_header(args: argparse.Namespace) -> str:
+    """What every section's figures mean (said once)."""
+    return (f"Preset `{args.preset}`, seeds {args.seeds}, {args.pairs} pairs (seed {EVAL_SEED}); {UNITS}. "
+            "Mean +- sample std over seeds. clean: the same method and remedy on the clean sequence "
+            "(mean; * where that remedy was not fitted there: the method without a remedy); %: this row / "
+            "clean; nearest msL2: the nearest map on the same data with the remedy's data settings "
+            "(nearest rows: their clean column is the nearest map on the clean sequence).")
 
 
 # ---------------------------------------------------------------------------- main
@@ -598,7 +616,11 @@ def write_table(args: argparse.Namespace, data: dict) -> int:
     results.csv and nearest.csv (this invocation's and earlier ones')."""
     rows = read_curves(args.out / "results.csv")  # as strings, like the rows kept from earlier invocations
     near = read_curves(args.out / "nearest.csv")
-    table = "\n\n".join(table_section(d, rows, near, args) for d in data.values())
+    by_sequence: dict[str, list[Data]] = {}
+    for d in data.values():
+        by_sequence.setdefault(d.sequence, []).append(d)
+    table = "\n\n".join([table_header(args)] + [table_section(seq, ds, rows, near, args)
+                                                  for seq, ds in by_sequence.items()])
     print("\n" + table)
     atomic_write_text(args.out / "table.md", table + "\n")
     print(f"\nwrote {args.out / 'table.md'}")

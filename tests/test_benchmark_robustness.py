@@ -33,14 +33,14 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _cells(table: str, section: str, first: str, second: str) -> list[str]:
-    """The cells of the row (first, second) in a table section."""
+def _cells(table: str, section: str, *first: str) -> list[str]:
+    """The cells of the row that starts with the cells ``first`` in a table section."""
     body = table.split(f"### {section}\n", 1)[1].split("\n### ", 1)[0]
     for line in body.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[:2] == [first, second]:
+        if cells[:len(first)] == list(first):
             return cells
-    raise AssertionError(f"no row {first} {second} in {section}")
+    raise AssertionError(f"no row {first} in {section}")
 
 
 def test_tiny_robustness_rows_table_refusal_and_reuse(tmp_path, capsys):
@@ -70,16 +70,17 @@ def test_tiny_robustness_rows_table_refusal_and_reuse(tmp_path, capsys):
     assert all(r["CD"] == "" and math.isfinite(float(r["msL2"])) for r in near)
 
     table = (tmp_path / "table.md").read_text()
-    assert table in out and "### creature: clean" in table
-    heads = _cells(table, "creature: noise1", "method", "remedy")
-    assert heads[2:5] == ["msL2", "clean", "%"]
-    mca = _cells(table, "creature: noise1", "mca", "center")
+    assert table in out and "### creature\n" in table and "- fits: fits alone (2 threads each)" in table
+    heads = _cells(table, "creature", "data", "method", "remedy")
+    assert heads[3:6] == ["msL2", "clean", "%"]
+    mca = _cells(table, "creature", "noise1", "mca", "center")
     msl2, clean = float(rows[1]["msL2"]), float(rows[0]["msL2"])
-    assert mca[2:5] == [f"{msl2:.2f} +- 0.00", f"{clean:.2f}", f"{100 * msl2 / clean:.0f} %"]
+    assert mca[3:6] == [f"{msl2:.2f} +- 0.00", f"{clean:.2f}", f"{100 * msl2 / clean:.0f} %"]
+    assert _cells(table, "creature", "clean", "mca", "center")[3:6] == [f"{clean:.2f} +- 0.00", f"{clean:.2f}", "100 %"]
     assert mca[heads.index("nearest msL2")] == f"{float(near[1]['msL2']):.2f}"
     assert mca[heads.index("steps")] == "5"
-    nrow = _cells(table, "creature: noise1", "nearest", "center (clouds)")
-    assert nrow[2:4] == [f"{float(near[1]['msL2']):.2f}", f"{float(near[0]['msL2']):.2f}"]
+    nrow = _cells(table, "creature", "noise1", "nearest", "center (clouds)")
+    assert nrow[3:5] == [f"{float(near[1]['msL2']):.2f}", f"{float(near[0]['msL2']):.2f}"]
 
     # existing run folders: refused before anything runs
     stamp = {p: p.stat().st_mtime_ns for r in rows for p in (Path(r["run"]) / "summary.json",
@@ -99,12 +100,14 @@ def test_tiny_robustness_rows_table_refusal_and_reuse(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "started" not in out and "keep" not in out
     only = (tmp_path / "table.md").read_text()
-    assert "### creature: clean" not in only and only == "### " + table.split("\n\n### ", 1)[1]
+    assert "\n| clean |" not in only and "\n| noise1 | mca | center |" in only
+    assert only == "\n".join(line for line in table.splitlines()
+                             if not line.startswith(("| clean |", "- clean:"))) + "\n"
     assert {p: p.stat().st_mtime_ns for p in stamp} == stamp
     assert _csv(tmp_path / "results.csv") == rows
     assert rob.main(args + ["--table-only", "--metrics", "msL2"]) == 0
     capsys.readouterr()
-    assert _cells((tmp_path / "table.md").read_text(), "creature: noise1", "method", "remedy")[2:] == [
+    assert _cells((tmp_path / "table.md").read_text(), "creature", "data", "method", "remedy")[3:] == [
         "msL2", "clean", "%", "nearest msL2", "steps", "train s"]
 
 
