@@ -1,11 +1,11 @@
 """Robustness: accuracy on degraded copies of a sequence (catlas degrade), with and without each
 remedy, beside the same fit on the clean sequence and the nearest map on the same data.
 
-    # issue 44's measurement: cat_walk, creature, humanoid x 7 degradations x mca, atlasnet
-    # x 4 remedies x seeds 0 1 2 = 504 fits (docs/benchmarks.md: the cost)
-    .venv/bin/python benchmarks/robustness.py --minutes 3 --jobs 1 --out runs/robustness
+    # the degraded-input figures of docs/results.md: one of the invocations (all: docs/benchmarks.md)
+    .venv/bin/python benchmarks/robustness.py --iterations 6000 --jobs 2 --out runs/robustness \\
+        --sequences cat_walk humanoid --degradations clean motion --methods mca --remedies none align
     # continue an interrupted benchmark (finished fits and their evaluations kept)
-    .venv/bin/python benchmarks/robustness.py --minutes 3 --jobs 1 --out runs/robustness --reuse
+    .venv/bin/python benchmarks/robustness.py ... --reuse
     # the table of every row there (several invocations' subsets), fitting nothing
     .venv/bin/python benchmarks/robustness.py --out runs/robustness --table-only
     # seconds: a smoke test
@@ -62,12 +62,13 @@ Outputs in --out:
                 (authors'-code convention), steps, seconds (training), jobs, threads, concurrent
                 (the most fits that ran at once during it), cpus, pairs, run folder; rows of
                 fits outside this invocation (other degradations, remedies ...) are kept
-  nearest.csv   the nearest map per sequence, degradation and data settings (remedy none or
-                center)
-  table.md      per sequence and degradation: mean +- sample std over --seeds per method and
-                remedy, the clean figure of the same method and remedy (mean over the same
-                seeds, from results.csv) and degraded / clean in %, the nearest map's msL2 on
-                the same data, and the nearest map's own rows; also printed
+  nearest.csv   the nearest map per sequence, degradation and data settings (remedy none,
+                center or align)
+  table.md      the columns' meaning once, then per sequence: its data, how its fits ran, and one
+                table of degradation x method x remedy rows: mean +- sample std over --seeds, the
+                clean figure of the same method and remedy (the method without a remedy, marked
+                *, where that remedy was not fitted clean) and the ratio in %, the nearest map's
+                msL2 on the same data; each degradation's nearest-map rows after its fits; printed
   fits.json     how each fit ran; <sequence>/<degradation>/<method>_s<seed>[_<remedy>] the runs
 """
 

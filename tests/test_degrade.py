@@ -212,22 +212,30 @@ def test_cli_errors_are_one_line(tmp_path, example_dir):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("kind", ["motion", "noise"])
+@pytest.mark.parametrize("kind", ["motion", "noise", "outliers"])
 def test_example_degrade_fit_eval(tmp_path, kind):
     ex, deg, run = tmp_path / "ex", tmp_path / "deg", tmp_path / "run"
     assert run_cli("example", ex, "--frames", "4")[0] == 0
     code, out, err = run_cli("degrade", ex, "--out", deg, "--kind", kind, "--points", "1000")
     assert code == 0 and "wrote 4" in out, err
-    code, _, err = run_cli("fit", deg / "frames", "--out", run, *TINY)
+    # outliers: every degraded point kept (tiny stores 400, too few to tell stray points apart)
+    keep = ("--set", "data.points_per_frame=1000") if kind == "outliers" else ()
+    code, _, err = run_cli("fit", deg / "frames", "--out", run, *TINY, *keep)
     assert code == 0, err
     warns = [ln for ln in err.splitlines() if "warning" in ln]
     if kind == "motion":  # one line naming the remedy
         assert len(warns) == 1 and "moves as a whole" in warns[0] and "per-frame centring" in warns[0]
+    elif kind == "outliers":
+        assert len(warns) == 1 and "stray points" in warns[0] and "loss.input_trim=0.05" in warns[0]
     else:
         assert warns == []
     code, out, err = run_cli("eval", run, "--gt", deg / "gt", "--pairs", "20", "--device", "cpu")
     assert code == 0, err
     assert (run / "eval" / "metrics.json").is_file()
+    if kind == "outliers":  # with the remedy on: silent
+        code, _, err = run_cli("fit", deg / "frames", "--out", tmp_path / "trimmed", *TINY, *keep,
+                               "--set", "loss.input_trim=0.05")
+        assert code == 0 and "warning" not in err, err
     if kind == "motion":  # with the remedy on: silent, and the evaluation turns the GT alike
         code, _, err = run_cli("fit", deg / "frames", "--out", tmp_path / "aligned", *TINY,
                                "--set", "data.align_frames=true")

@@ -18,6 +18,7 @@ import torch
 from catlas.config import FitConfig, make_config
 from catlas.data import Sequence, load_sequence
 from catlas.data.motion import global_motion_warning
+from catlas.data.stray import stray_warning
 from catlas.errors import CatlasError
 from catlas.export.sequence import export_sequence, mesh_sequence
 from catlas.fileio import atomic_write_text
@@ -84,6 +85,9 @@ def fit(
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
         hint = global_motion_warning(seq.points, where=str(input), center_frames=cfg.data.center_frames,
                                      align_frames=cfg.data.align_frames)
+        if hint is not None:
+            warnings.warn(hint)
+        hint = stray_warning(seq.points, where=str(input), input_trim=cfg.loss.input_trim)
         if hint is not None:
             warnings.warn(hint)
         budget = None
