@@ -83,13 +83,11 @@ def fit(
         seq = load_sequence(input, cfg.data, np.random.default_rng(cfg.train.seed))
         if cfg.loss.method == "dsr" and seq.areas is None:
             raise CatlasError(f"{input}: method dsr needs surface areas; give meshes, not point clouds")
-        hint = global_motion_warning(seq.points, where=str(input), center_frames=cfg.data.center_frames,
-                                     align_frames=cfg.data.align_frames)
-        if hint is not None:
-            warnings.warn(hint)
-        hint = stray_warning(seq.points, where=str(input), input_trim=cfg.loss.input_trim)
-        if hint is not None:
-            warnings.warn(hint)
+        for hint in (global_motion_warning(seq.points, where=str(input), center_frames=cfg.data.center_frames,
+                                           align_frames=cfg.data.align_frames),
+                     stray_warning(seq.points, where=str(input), input_trim=cfg.loss.input_trim)):
+            if hint is not None:
+                warnings.warn(hint)
         budget = None
         if cfg.train.minutes is not None:  # a first count; the loop recomputes it from its own steps
             cfg = copy.deepcopy(cfg)  # the fit changes its count in place, not the caller's config
